@@ -1,0 +1,134 @@
+import {build, clean, openProject, planTargets, why} from '../api.js';
+import {selectClosure} from '../graph/select.js';
+import type {ActionKey} from '../ids.js';
+import {formatGraph} from '../report/graph-format.js';
+import type {Logger, Streams} from '../report/logger.js';
+import {formatPlan} from '../report/plan-format.js';
+import type {BuildContext} from '../schedule/context.js';
+import {collectGarbage, parseSize, verifyStore} from '../store/maintenance.js';
+import type {Diagnostic} from '../util/diagnostic.js';
+import {unreachable} from '../util/unreachable.js';
+import type {Options} from './options.js';
+
+export interface CommandEnv {
+  readonly cwd: string;
+  readonly streams: Streams;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly jobs: number;
+}
+
+const DEFAULT_GC_SIZE = '10G';
+
+/** Runs one parsed command and returns the process exit code. */
+export async function runCommand(opts: Options, env: CommandEnv): Promise<number> {
+  const emit = env.logger.log.bind(env.logger);
+  const report = (diags: readonly Diagnostic[]): number => {
+    for (const diagnostic of diags) emit({type: 'diagnostic', diagnostic});
+    return 2;
+  };
+  const opened = await openProject({cwd: env.cwd, file: str(opts.flags['file']), cacheDir: str(opts.flags['cache-dir']), emit});
+  if (!opened.ok) return report(opened.error);
+  const ctx = opened.value;
+  const out = (text: string): void => {
+    env.streams.out.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+  const asJson = opts.flags['json'] === true;
+  switch (opts.command) {
+    case 'build': {
+      const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit});
+      if (!r.ok) return report(r.error);
+      if (env.signal.aborted) return 130;
+      return r.value.failed + r.value.skipped === 0 ? 0 : 1;
+    }
+    case 'plan':
+    case 'status': {
+      const r = planTargets(ctx, opts.targets, emit);
+      if (!r.ok) return report(r.error);
+      out(asJson ? JSON.stringify({targets: r.value}, null, 2) : formatPlan(r.value, opts.command === 'status' ? 'status' : 'plan'));
+      return 0;
+    }
+    case 'why': {
+      const r = why(ctx, opts.targets[0]!, emit);
+      if (!r.ok) return report(r.error);
+      if (asJson) out(JSON.stringify(r.value, null, 2));
+      else out(formatWhy(r.value.entry, r.value.causes));
+      return 0;
+    }
+    case 'graph': {
+      const sel = selectClosure(ctx.graph, opts.targets);
+      if (!sel.ok) return report(sel.error);
+      out(formatGraph(ctx.graph, sel.value, opts.flags['format'] === 'mermaid' ? 'mermaid' : 'dot'));
+      return 0;
+    }
+    case 'clean': {
+      const r = clean(ctx, opts.targets);
+      if (!r.ok) return report(r.error);
+      out(`removed ${r.value} output${r.value === 1 ? '' : 's'} from the workspace (the store still has them)`);
+      return 0;
+    }
+    case 'cache-verify': {
+      const r = verifyStore(ctx.store);
+      if (asJson) out(JSON.stringify(r, null, 2));
+      else {
+        for (const p of r.problems) out(`problem: ${p}`);
+        out(`checked ${r.blobs} blobs and ${r.actions} action entries in ${ctx.store.dir}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);
+      }
+      return r.problems.length === 0 ? 0 : 1;
+    }
+    case 'cache-gc':
+      return gc(ctx, opts, out);
+    case 'help':
+    case 'version':
+      throw new Error(`Internal error: ${opts.command} reached runCommand`);
+    default:
+      return unreachable(opts.command);
+  }
+}
+
+function gc(ctx: BuildContext, opts: Options, out: (t: string) => void): number {
+  const text = str(opts.flags['max-size']) ?? DEFAULT_GC_SIZE;
+  const max = parseSize(text);
+  if (max === undefined) {
+    out(`stage: --max-size "${text}" is not a size; write e.g. 500M or 20G`);
+    return 2;
+  }
+  const live = new Set<ActionKey>();
+  for (const name of ctx.state.targetNames()) {
+    const rec = ctx.state.target(name);
+    if (rec) live.add(rec.key);
+  }
+  const r = collectGarbage(ctx.store, max, live, opts.flags['include-live'] === true);
+  const mb = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MB`;
+  out(`store ${mb(r.before)} -> ${mb(r.after)}: evicted ${r.evictedActions} entries, removed ${r.removedBlobs} blobs` +
+    (r.keptLive > 0 ? `; kept ${r.keptLive} entries the workspace uses (--include-live to evict them too)` : ''));
+  return 0;
+}
+
+function formatWhy(entry: import('../schedule/plan.js').PlanEntry, causes: readonly import('../schedule/plan.js').PlanEntry[]): string {
+  const lines: string[] = [];
+  switch (entry.action) {
+    case 'fresh':
+      lines.push(`${entry.target} is up to date: nothing in its key changed since it was built`);
+      break;
+    case 'restore':
+      lines.push(`${entry.target} will be restored from the store: this exact key was built before`);
+      break;
+    case 'run':
+      lines.push(`${entry.target} will run because:`, ...entry.reasons.map((r) => `  - ${r}`));
+      break;
+    case 'pending':
+    case 'error':
+      lines.push(`${entry.target} ${entry.action === 'error' ? 'cannot build' : 'waits on dependencies that will run'}:`);
+      for (const c of causes) lines.push(`  ${c.target} ${c.action === 'error' ? 'cannot build' : 'will run'} because:`, ...c.reasons.map((r) => `    - ${r}`));
+      if (entry.action === 'pending') lines.push('  (it re-runs only if their outputs change)');
+      break;
+    default:
+      unreachable(entry.action);
+  }
+  return lines.join('\n');
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}

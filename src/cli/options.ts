@@ -1,0 +1,111 @@
+import {err, ok, type Result} from '../util/result.js';
+
+/**
+ * The CLI described as data. `parseArgv` reads it directly, which keeps argument parsing off the
+ * start-up path of a no-op build (loading yargs costs ~100 ms here, half a make run); yargs
+ * renders `--help` from the same table.
+ */
+export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'help' | 'version';
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly alias?: string;
+  readonly type: 'string' | 'number' | 'boolean';
+  readonly describe: string;
+  readonly choices?: readonly string[];
+}
+
+export interface CommandSpec {
+  readonly name: CommandName;
+  /** As typed: `cache gc` is two words. */
+  readonly words: readonly string[];
+  readonly usage: string;
+  readonly describe: string;
+  readonly positional: 'none' | 'targets' | 'one-target';
+  readonly options: readonly OptionSpec[];
+  readonly examples: readonly (readonly [string, string])[];
+}
+
+export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  {name: 'file', alias: 'f', type: 'string', describe: 'the Stagefile (default: Stagefile.ts here or in a parent directory)'},
+  {name: 'cache-dir', type: 'string', describe: 'the store directory (default: $STAGE_CACHE_DIR, the user config, or ~/.cache/stage)'},
+  {name: 'reporter', type: 'string', choices: ['human', 'json'], describe: 'human-readable output, or NDJSON events on stdout'},
+];
+
+const JOBS: OptionSpec = {name: 'jobs', alias: 'j', type: 'number', describe: 'run at most N targets at once (default: number of cores)'};
+const JSON_OUT: OptionSpec = {name: 'json', type: 'boolean', describe: 'print JSON instead of text'};
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {name: 'build', words: ['build'], usage: 'build [targets..]', positional: 'targets', describe: 'build targets and what they need (all targets if none named)',
+    options: [JOBS, {name: 'keep-going', alias: 'k', type: 'boolean', describe: 'keep building what does not depend on a failure'}],
+    examples: [['stage build', 'build everything'], ['stage build "gold/*" -j 4', 'build a family, four at a time']]},
+  {name: 'plan', words: ['plan'], usage: 'plan [targets..]', positional: 'targets', describe: 'show what a build would do and why, without doing it',
+    options: [JSON_OUT], examples: [['stage plan winrates', 'what building winrates would run'], ['stage plan --json', 'the plan for machines']]},
+  {name: 'why', words: ['why'], usage: 'why <target>', positional: 'one-target', describe: 'explain which part of a target\'s key changed since it was built',
+    options: [JSON_OUT], examples: [['stage why gold/A', 'why gold/A would run']]},
+  {name: 'status', words: ['status'], usage: 'status [targets..]', positional: 'targets', describe: 'list targets and whether each is up to date',
+    options: [JSON_OUT], examples: [['stage status', 'every target']]},
+  {name: 'graph', words: ['graph'], usage: 'graph [targets..]', positional: 'targets', describe: 'print the dependency graph',
+    options: [{name: 'format', type: 'string', choices: ['dot', 'mermaid'], describe: 'output format (default: dot)'}],
+    examples: [['stage graph --format mermaid', 'a Mermaid flowchart']]},
+  {name: 'clean', words: ['clean'], usage: 'clean [targets..]', positional: 'targets', describe: 'remove targets\' outputs from the workspace (the store keeps them)',
+    options: [], examples: [['stage clean', 'remove every output']]},
+  {name: 'cache-verify', words: ['cache', 'verify'], usage: 'cache verify', positional: 'none', describe: 're-hash every blob and check every action entry; remove damaged ones',
+    options: [JSON_OUT], examples: [['stage cache verify', 'check the store']]},
+  {name: 'cache-gc', words: ['cache', 'gc'], usage: 'cache gc', positional: 'none', describe: 'evict least recently used entries down to a size',
+    options: [{name: 'max-size', type: 'string', describe: 'target size, e.g. 500M or 20G (default: 10G)'},
+      {name: 'include-live', type: 'boolean', describe: 'also evict entries the current Stagefile uses'}],
+    examples: [['stage cache gc --max-size 5G', 'shrink the store to 5 GB']]},
+];
+
+export interface Options {
+  readonly command: CommandName;
+  readonly targets: readonly string[];
+  readonly flags: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Parses argv into a command, its targets and its flags; a mistake comes back as a message. */
+export function parseArgv(argv: readonly string[]): Result<Options, string> {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  if (argv.includes('--version')) return ok({command: 'version', targets: [], flags: {}});
+  let spec = COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
+  const explicit = spec !== undefined;
+  spec ??= COMMANDS[0]!;
+  if (argv.includes('--help') || argv.includes('-h') || words[0] === 'help') return ok({command: 'help', targets: explicit ? [spec.name] : [], flags: {}});
+  if (!explicit && words[0] === 'cache') return err(`unknown cache command "${words[1] ?? ''}": use "cache verify" or "cache gc"`);
+  const known = [...GLOBAL_OPTIONS, ...spec.options];
+  const flags: Record<string, string | number | boolean> = {};
+  const positionals: string[] = [];
+  let skipWords = explicit ? spec.words.length : 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      if (skipWords > 0) skipWords--;
+      else positionals.push(a);
+      continue;
+    }
+    const [rawName, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const name = rawName.replace(/^--?/, '');
+    const opt = known.find((o) => o.name === name || o.alias === name || (o.type === 'boolean' && `no-${o.name}` === name));
+    if (!opt) return err(`unknown option ${rawName} for "stage ${spec.words.join(' ')}" (see stage ${spec.words.join(' ')} --help)`);
+    if (opt.type === 'boolean') {
+      flags[opt.name] = inline === undefined ? !name.startsWith('no-') : inline !== 'false';
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) return err(`option --${opt.name} needs a value`);
+    if (opt.choices && !opt.choices.includes(value)) return err(`--${opt.name} must be one of ${opt.choices.join(', ')}, not "${value}"`);
+    if (opt.type === 'number') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) return err(`--${opt.name} needs a whole number of at least 1, not "${value}"`);
+      flags[opt.name] = n;
+    } else flags[opt.name] = value;
+  }
+  if (spec.positional === 'none' && positionals.length > 0) return err(`"stage ${spec.words.join(' ')}" takes no targets, got ${positionals.join(' ')}`);
+  if (spec.positional === 'one-target' && positionals.length !== 1) return err(`"stage ${spec.words.join(' ')}" needs exactly one target`);
+  return ok({command: spec.name, targets: positionals, flags});
+}

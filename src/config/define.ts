@@ -1,0 +1,133 @@
+import {captureCallSite, type CallSite} from './call-site.js';
+
+/**
+ * The Stagefile DSL. Declarations only record what was asked and where; everything is checked
+ * later by analysis, so one load reports every mistake at once with its line.
+ */
+
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | {readonly [k: string]: JsonValue};
+
+/** What an in-process rule function receives. */
+export interface RuleContext<P> {
+  /** The target's name. */
+  readonly target: string;
+  readonly params: P;
+  /** Absolute paths of the target's declared input files, globs expanded, sorted. */
+  readonly inputs: readonly string[];
+  /** Absolute output paths of each dependency, by dependency name. */
+  readonly deps: Readonly<Record<string, readonly string[]>>;
+  /** Where to write the first declared output (a staging path; the engine commits it). */
+  readonly out: string;
+  /** Staging paths of every declared output, in declaration order. */
+  readonly outs: readonly string[];
+  /** The workspace root (the Stagefile's directory). */
+  readonly root: string;
+  /** Appends a line to the target's log. */
+  readonly log: (line: string) => void;
+  /** Aborted when the build is interrupted; long work should stop promptly. */
+  readonly signal: AbortSignal;
+}
+
+export type RuleFn<P> = (ctx: RuleContext<P>) => Promise<void> | void;
+
+/** A TypeScript rule. Its module's source (and local imports) is part of every key that uses it. */
+export interface Rule<P = JsonValue> {
+  readonly kind: 'rule';
+  readonly id: string;
+  readonly fn: RuleFn<P>;
+  readonly site: CallSite;
+}
+
+/** A subprocess: either a shell script or an argv. `$in`, `$out`, `$outs` are expanded. */
+export interface Command {
+  readonly kind: 'command';
+  readonly shell?: string;
+  readonly argv?: readonly string[];
+}
+
+export interface TargetSpec<P> {
+  /**
+   * Targets whose outputs this one reads; their output hashes enter this target's key. A name
+   * (string) may refer to a target declared further down.
+   */
+  readonly deps?: readonly (Target | string)[];
+  /** Source files or globs, relative to the Stagefile; their contents enter the key. */
+  readonly inputs?: readonly string[];
+  /** Parameters for the rule; canonical JSON enters the key. */
+  readonly params?: P;
+  /** Output paths relative to the Stagefile; a trailing "/" declares a directory. */
+  readonly out: string | readonly string[];
+  readonly run: Rule<P> | Command;
+  /** Pool weights, e.g. `{gpu: 1}`; every target also takes one slot of `-j`. */
+  readonly resources?: Readonly<Record<string, number>>;
+  readonly description?: string;
+}
+
+/** A handle to a declared target, used to state dependencies. */
+export interface Target {
+  readonly kind: 'target';
+  readonly name: string;
+}
+
+export interface TargetDecl {
+  readonly name: string;
+  readonly spec: TargetSpec<unknown>;
+  readonly site: CallSite;
+  readonly handle: Target;
+}
+
+export interface PoolDecl {
+  readonly name: string;
+  readonly depth: number;
+  readonly site: CallSite;
+}
+
+/** Everything one evaluation of a Stagefile declared. */
+export interface Registry {
+  readonly targets: TargetDecl[];
+  readonly pools: PoolDecl[];
+}
+
+// A global slot rather than a module variable: a Stagefile that reaches this module through a
+// second path (a symlinked checkout, a bundled copy) still declares into the same registry.
+const SLOT = Symbol.for('stage.registry');
+type Slots = {[SLOT]?: Registry};
+
+function registry(): Registry {
+  const g = globalThis as Slots;
+  return (g[SLOT] ??= {targets: [], pools: []});
+}
+
+/** Starts a fresh registry for one evaluation of a Stagefile and returns it. */
+export function resetRegistry(): Registry {
+  const fresh: Registry = {targets: [], pools: []};
+  (globalThis as Slots)[SLOT] = fresh;
+  return fresh;
+}
+
+/** Declares a target. Families are ordinary loops over this function. */
+export function target<P = JsonValue>(name: string, spec: TargetSpec<P>): Target {
+  const handle: Target = {kind: 'target', name};
+  registry().targets.push({name, spec: spec as TargetSpec<unknown>, site: captureCallSite(target), handle});
+  return handle;
+}
+
+/** Declares a TypeScript rule with a stable id. */
+export function rule<P = JsonValue>(id: string, fn: RuleFn<P>): Rule<P> {
+  return {kind: 'rule', id, fn, site: captureCallSite(rule)};
+}
+
+/** A shell command run with `sh -c`. */
+export function sh(script: string): Command {
+  return {kind: 'command', shell: script};
+}
+
+/** A command run directly, without a shell. */
+export function cmd(argv: readonly string[]): Command {
+  return {kind: 'command', argv};
+}
+
+/** Declares a named resource pool: at most `depth` units of it are in use at once. */
+export function pool(name: string, depth: number): void {
+  registry().pools.push({name, depth, site: captureCallSite(pool)});
+}

@@ -1,0 +1,36 @@
+import type {Command, Rule, TargetDecl} from '../config/define.js';
+import type {RelPath, TargetId} from '../ids.js';
+
+/** One output of a target: a file, or a directory when `dir` is set (written `path/`). */
+export interface OutputDecl {
+  readonly path: RelPath;
+  readonly dir: boolean;
+}
+
+/** A validated target. Immutable once analysis has built the graph. */
+export interface Node {
+  readonly id: TargetId;
+  readonly index: number;
+  readonly decl: TargetDecl;
+  /** Indices of dependency nodes, in declaration order. */
+  readonly deps: readonly number[];
+  /** Indices of nodes that depend on this one. */
+  readonly dependents: number[];
+  readonly outputs: readonly OutputDecl[];
+  /** Input patterns relative to the root, as written. */
+  readonly inputs: readonly string[];
+  readonly run: Rule<unknown> | Command;
+  /** Canonical JSON of the parameters, computed once during analysis. */
+  readonly params: string;
+  /** Pool name → units taken while running. */
+  readonly resources: ReadonlyMap<string, number>;
+}
+
+export interface Graph {
+  readonly root: string;
+  readonly nodes: readonly Node[];
+  readonly byName: ReadonlyMap<string, Node>;
+  /** Node indices with every dependency before its dependents. */
+  readonly order: readonly number[];
+  readonly pools: ReadonlyMap<string, number>;
+}

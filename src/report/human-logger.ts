@@ -1,0 +1,131 @@
+import type {Event, Failure} from '../event.js';
+import {renderDiagnostic} from '../util/diagnostic.js';
+import {unreachable} from '../util/unreachable.js';
+import type {Logger, Streams} from './logger.js';
+
+/**
+ * Lines a person reads. On a terminal, a status line `[done/total] running…` is redrawn in place
+ * and finished work scrolls above it; elsewhere (CI logs, pipes) only plain lines are written.
+ */
+export class HumanLogger implements Logger {
+  readonly #s: Streams;
+  readonly #tty: boolean;
+  #total = 0;
+  #done = 0;
+  readonly #running = new Set<string>();
+  #statusShown = false;
+
+  constructor(streams: Streams) {
+    this.#s = streams;
+    this.#tty = streams.out.isTTY === true && process.env['TERM'] !== 'dumb';
+  }
+
+  log(e: Event): void {
+    switch (e.type) {
+      case 'build-started':
+        this.#total = e.total;
+        break;
+      case 'target-fresh':
+        this.#done++;
+        break;
+      case 'target-restored':
+        this.#done++;
+        this.#line(`restored ${e.target} from the store`);
+        break;
+      case 'target-started':
+        this.#running.add(e.target);
+        this.#line(`run      ${e.target}  (${e.reason})`);
+        break;
+      case 'target-succeeded':
+        this.#running.delete(e.target);
+        this.#done++;
+        this.#line(`ok       ${e.target}  ${seconds(e.durationMs)}${e.outputChanged ? '' : ', output unchanged'}`);
+        break;
+      case 'target-failed':
+        this.#running.delete(e.target);
+        this.#done++;
+        this.#line(`FAILED   ${e.target}: ${describeFailure(e.failure)}`, true);
+        break;
+      case 'target-skipped':
+        this.#running.delete(e.target);
+        this.#done++;
+        break;
+      case 'warning':
+        this.#line(`warning: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
+        break;
+      case 'cache-info':
+        this.#line(`cache: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
+        break;
+      case 'diagnostic':
+        this.#line(renderDiagnostic(e.diagnostic), true);
+        break;
+      case 'build-finished': {
+        const c = e.counts;
+        const parts = [`${c.ran} ran`, `${c.restored} restored`, `${c.fresh} up to date`];
+        if (c.failed) parts.push(`${c.failed} failed`);
+        if (c.skipped) parts.push(`${c.skipped} not started`);
+        const head = e.interrupted ? 'interrupted' : e.ok ? 'done' : 'FAILED';
+        this.#line(`stage: ${head}: ${parts.join(', ')} in ${seconds(e.durationMs)}`, !e.ok);
+        return;
+      }
+      default:
+        unreachable(e);
+    }
+    this.#status();
+  }
+
+  close(): void {
+    this.#clearStatus();
+  }
+
+  #line(text: string, toErr = false): void {
+    this.#clearStatus();
+    (toErr ? this.#s.err : this.#s.out).write(`${text}\n`);
+  }
+
+  #status(): void {
+    if (!this.#tty || this.#total === 0) return;
+    const names = [...this.#running];
+    const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, +${names.length - 3}` : '');
+    const text = `[${this.#done}/${this.#total}]${shown ? ` running: ${shown}` : ''}`;
+    const width = (this.#s.out.columns ?? 80) - 1;
+    this.#s.out.write(`\r\x1b[K${text.slice(0, width)}`);
+    this.#statusShown = true;
+  }
+
+  #clearStatus(): void {
+    if (!this.#statusShown) return;
+    this.#s.out.write('\r\x1b[K');
+    this.#statusShown = false;
+  }
+}
+
+/** A failure in one or a few lines, with the log's tail where there is one. */
+export function describeFailure(f: Failure): string {
+  switch (f.kind) {
+    case 'exit-code':
+      return `command exited with code ${f.code}\n  $ ${f.command}\n${indent(f.logTail)}\n  full log: ${f.log}`;
+    case 'signal':
+      return `command was killed by ${f.signal}\n  $ ${f.command}\n${indent(f.logTail)}\n  full log: ${f.log}`;
+    case 'exception':
+      return `rule threw: ${f.message}${f.log ? `\n  full log: ${f.log}` : ''}`;
+    case 'missing-output':
+      return `the rule finished without writing its declared output ${f.path}`;
+    case 'missing-input':
+      return `input ${f.path} does not exist (create it, or fix the path in the Stagefile)`;
+    case 'input-changed':
+      return `input ${f.path} changed while the rule ran, so the result was not stored; build again`;
+    case 'cancelled':
+      return 'cancelled';
+    default:
+      return unreachable(f);
+  }
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `  | ${l}`).join('\n');
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
