@@ -3,7 +3,7 @@ import {join} from 'node:path';
 import {findStagefile, loadStagefile} from './config/load.js';
 import {resolveSettings} from './config/settings.js';
 import type {BuildCounts, Event} from './event.js';
-import {initHasher} from './fingerprint/hasher.js';
+import {hashCounter, initHasher} from './fingerprint/hasher.js';
 import {RuleCodeHasher} from './fingerprint/rule-code.js';
 import {analyze} from './graph/analyze.js';
 import {matchTargets, selectClosure} from './graph/select.js';
@@ -61,7 +61,7 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
     rmSync(join(ctx.graph.root, '.stage', 'tmp'), {recursive: true, force: true});
   }
   const good = counts.failed === 0 && counts.skipped === 0;
-  opts.emit({type: 'build-finished', ok: good, counts, durationMs: Math.round(performance.now() - started), interrupted: opts.signal.aborted});
+  opts.emit({type: 'build-finished', ok: good, counts, durationMs: Math.round(performance.now() - started), interrupted: opts.signal.aborted, filesHashed: hashCounter.files});
   return ok(counts);
 }
 

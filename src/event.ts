@@ -26,7 +26,7 @@ export type Event =
   /** Store housekeeping worth reporting (a corrupted blob removed, a write declined). */
   | {type: 'cache-info'; message: string; target?: string}
   /** The build ended. */
-  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean};
+  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean; filesHashed: number};
 
 export interface BuildCounts {
   fresh: number;
