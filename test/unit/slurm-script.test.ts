@@ -363,7 +363,9 @@ describe('generated scripts run under bash without SLURM', () => {
     // the EXIT trap can stop it here.
     process.kill(-run.pid!, 'SIGTERM');
     const result = await run;
-    expect(result.exitCode, result.all).toBe(143);
+    // Killed by the signal itself, not an `exit 143`, so SLURM reports ExitCode 0:15 as for any killed job.
+    expect(result.signal, result.all).toBe('SIGTERM');
+    expect(result.exitCode).toBeUndefined();
     expect(existsSync(join(dir, 'exit.rc'))).toBe(false);
     expect(alive(serverPid)).toBe(false);
   });

@@ -56,7 +56,7 @@ export class Rig {
   }
 
   /** Starts the CLI without waiting; for kill and interrupt tests. */
-  spawn(args: readonly string[], env: Record<string, string> = {}): {child: ChildProcess; done: Promise<RunResult>} {
+  spawn(args: readonly string[], env: Record<string, string> = {}): {child: ChildProcess; done: Promise<RunResult>; events: () => Event[]} {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: this.dir,
       env: {...process.env, STAGE_CACHE_DIR: this.cacheDir, FORCE_COLOR: '0', ...env},
@@ -69,7 +69,7 @@ export class Rig {
     const done = new Promise<RunResult>((res) => {
       child.on('close', (code, signal) => res({code, signal, stdout, stderr, events: parseEvents(stdout)}));
     });
-    return {child, done};
+    return {child, done, events: () => parseEvents(stdout)};
   }
 
   /** Runs the CLI to completion. `build` gets `--reporter json` unless the args say otherwise. */
