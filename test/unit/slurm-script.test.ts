@@ -12,7 +12,18 @@ import {shellJoin, shellQuote} from '../../src/execute/slurm/shell.js';
 import type {SlurmJobSpec} from '../../src/execute/slurm/spec.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stage-slurm-script-'));
-afterAll(() => rmSync(scratch, {recursive: true, force: true}));
+/** Stand-in servers whose pid a test read; stopped here even when an assertion failed first. */
+const serverPids: number[] = [];
+afterAll(() => {
+  for (const pid of serverPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(scratch, {recursive: true, force: true});
+});
+
+function serverPid(pidFile: string): number {
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  serverPids.push(pid);
+  return pid;
+}
 function freshDir(): string {
   return mkdtempSync(join(scratch, 'case-'));
 }
@@ -222,7 +233,7 @@ describe('generated scripts are valid bash', () => {
     }));
     expect(script).toContain('srv --port "$STAGE_SERVER_PORT" --bind=127.0.0.1:"$STAGE_SERVER_PORT" </dev/null >>/runs/server.log 2>&1 &');
     expect(script).toContain('export MODEL_URL="http://127.0.0.1:$STAGE_SERVER_PORT"/v1');
-    expect(script).toContain('trap stage_stop_server EXIT');
+    expect(script).toContain('stage_cleanup() { stage_stop_server; }');
     expect(script).toContain('until stage_healthy "$STAGE_SERVER_PORT" /health; do');
   });
 
@@ -282,8 +293,7 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(readFileSync(markerFileFor(job.markerPath, 2), 'utf8')).toBe('3\n');
     expect(readdirSync(join(dir, 'markers'))).toEqual(['exit.2.rc']);
     // The EXIT trap stopped the server before bash returned.
-    const serverPid = Number(readFileSync(pidFile, 'utf8'));
-    expect(alive(serverPid)).toBe(false);
+    expect(alive(serverPid(pidFile))).toBe(false);
   });
 
   it('exports variables literally', async () => {
@@ -337,7 +347,7 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(result.exitCode).toBe(SERVER_FAILED_EXIT);
     expect(result.all).toContain('stage: the model server did not answer /health within 2 s.');
     expect(readFileSync(join(dir, 'exit.rc'), 'utf8')).toBe(`${SERVER_FAILED_EXIT}\n`);
-    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(alive(serverPid(pidFile))).toBe(false);
     expect(existsSync(join(dir, 'main-ran'))).toBe(false);
   });
 
@@ -357,8 +367,8 @@ describe('generated scripts run under bash without SLURM', () => {
     // In a process group of its own, like a job step, so the whole job can be signalled at once.
     const run = execa('bash', [join(dir, 'job.sh')], {cwd: dir, reject: false, detached: true, all: true});
     await pollUntil(() => existsSync(started), 'the main command to start');
-    const serverPid = Number(readFileSync(pidFile, 'utf8'));
-    expect(alive(serverPid)).toBe(true);
+    const server = serverPid(pidFile);
+    expect(alive(server)).toBe(true);
     // SLURM signals every process of the job; the server sits in its own group, so only
     // the EXIT trap can stop it here.
     process.kill(-run.pid!, 'SIGTERM');
@@ -367,7 +377,7 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(result.signal, result.all).toBe('SIGTERM');
     expect(result.exitCode).toBeUndefined();
     expect(existsSync(join(dir, 'exit.rc'))).toBe(false);
-    expect(alive(serverPid)).toBe(false);
+    expect(alive(server)).toBe(false);
   });
 
   it('fails setup with its own status when the virtualenv is missing', async () => {
