@@ -411,6 +411,37 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(readFileSync(join(dir, 'venv.txt'), 'utf8')).toBe(venv);
   });
 
+  it('activates a conda environment through the shell hook', async () => {
+    const dir = freshDir();
+    const bin = join(dir, 'bin');
+    await execa('mkdir', ['-p', bin]);
+    // A stand-in conda whose hook defines the shell function real conda defines.
+    const hook = 'conda() { if [ "$1" = activate ]; then export CONDA_DEFAULT_ENV="$2"; else return 1; fi; }';
+    writeFileSync(join(bin, 'conda'), `#!/bin/bash\n[ "$1 $2" = "shell.bash hook" ] && echo ${shellQuote(hook)}\n`, {mode: 0o755});
+    const job = spec({
+      markerPath: join(dir, 'exit.rc'),
+      environment: {conda: 'my env'},
+      command: ['bash', '-c', 'printf %s "$CONDA_DEFAULT_ENV" > "$1"', 'bash', join(dir, 'env.txt')],
+    });
+    writeFileSync(join(dir, 'job.sh'), renderJobScript(job));
+    const result = await execa('bash', [join(dir, 'job.sh')], {
+      cwd: dir, reject: false, all: true, env: {PATH: `${bin}:${process.env['PATH'] ?? ''}`},
+    });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(readFileSync(join(dir, 'env.txt'), 'utf8')).toBe('my env');
+  });
+
+  it('fails setup clearly when environment modules are not available', async () => {
+    const dir = freshDir();
+    const job = spec({markerPath: join(dir, 'exit.rc'), environment: {modules: ['cuda/12.1']}, command: ['true']});
+    writeFileSync(join(dir, 'job.sh'), renderJobScript(job));
+    const result = await execa('bash', [join(dir, 'job.sh')], {cwd: dir, reject: false, all: true});
+    if (result.exitCode === 0) return; // this machine has environment modules installed
+    expect(result.exitCode).toBe(SETUP_FAILED_EXIT);
+    expect(result.all).toMatch(/stage: (the 'module' command is not available|module load cuda\/12\.1 failed)/);
+    expect(readFileSync(join(dir, 'exit.rc'), 'utf8')).toBe(`${SETUP_FAILED_EXIT}\n`);
+  });
+
   it('refuses to run an array script outside an array task', async () => {
     const dir = freshDir();
     const job = spec({markerPath: join(dir, 'exit.rc'), array: {indices: [0]}, command: ['true']});
