@@ -3,6 +3,7 @@ import {relative} from 'node:path';
 import type {Command, Rule} from '../config/define.js';
 import type {Failure} from '../event.js';
 import {messageOf} from '../util/result.js';
+import {shellJoin, shellQuote} from '../util/shell.js';
 
 /** One run of one target's rule, with every path already decided by the engine. */
 export interface LocalJob {
@@ -63,11 +64,7 @@ export function expandCommand(cmd: Command, root: string, ins: readonly string[]
   }
   const argv = (cmd.argv ?? []).flatMap((a) => (a === '$in' ? ins.map(rel) : a === '$out' ? outs.slice(0, 1).map(rel) : a === '$outs' ? outs.map(rel) : [a]));
   const [file = 'true', ...args] = argv;
-  return {file, args, shell: false, text: argv.map(shellQuote).join(' ')};
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return {file, args, shell: false, text: shellJoin(argv)};
 }
 
 async function runCommand(job: LocalJob, cmd: Command): Promise<Failure | undefined> {

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {parseArgv} from '../../src/cli/options.js';
-import {expandCommand, shellQuote} from '../../src/execute/local.js';
+import {expandCommand} from '../../src/execute/local.js';
+import {shellQuote} from '../../src/util/shell.js';
 import {canonicalJson} from '../../src/fingerprint/canonical.js';
 import {explainChange} from '../../src/fingerprint/explain.js';
 import {KEY_SCHEMA, type KeyComponents} from '../../src/fingerprint/key.js';

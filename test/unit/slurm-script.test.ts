@@ -8,7 +8,7 @@ import {markerFileFor, parseExitMarker, splitExtension} from '../../src/execute/
 import {
   arraySpec, formatSlurmTime, renderJobScript, sbatchArgs, sbatchDirectives, SERVER_FAILED_EXIT, SETUP_FAILED_EXIT,
 } from '../../src/execute/slurm/script.js';
-import {shellJoin, shellQuote} from '../../src/execute/slurm/shell.js';
+import {shellJoin, shellQuote} from '../../src/util/shell.js';
 import type {SlurmJobSpec} from '../../src/execute/slurm/spec.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'stage-slurm-script-'));

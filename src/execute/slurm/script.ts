@@ -1,6 +1,6 @@
 import type {SlurmJobId} from './ids.js';
 import {splitExtension} from './marker.js';
-import {assertEnvName, shellQuote} from './shell.js';
+import {assertEnvName, shellQuote} from '../../util/shell.js';
 import type {SlurmArray, SlurmEnvironment, SlurmJobSpec, SlurmModelServer} from './spec.js';
 
 /**
