@@ -26,6 +26,7 @@ export interface RunResult {
 export class Rig {
   readonly dir: string;
   readonly cacheDir: string;
+  readonly #children: ChildProcess[] = [];
 
   constructor() {
     const top = mkdtempSync(join(tmpdir(), 'stage-test-'));
@@ -62,6 +63,7 @@ export class Rig {
       env: {...process.env, STAGE_CACHE_DIR: this.cacheDir, FORCE_COLOR: '0', ...env},
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    this.#children.push(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -83,7 +85,9 @@ export class Rig {
     return {ran: namesOf(result.events, 'target-succeeded'), restored: namesOf(result.events, 'target-restored'), result};
   }
 
+  /** Kills any CLI a failed test left running, then removes the workspace and store. */
   cleanup(): void {
+    for (const c of this.#children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(dirname(this.dir), {recursive: true, force: true});
   }
 }
