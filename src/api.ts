@@ -1,7 +1,7 @@
 import {rmSync, statSync} from 'node:fs';
 import {join} from 'node:path';
 import {findStagefile, loadStagefile} from './config/load.js';
-import {resolveSettings} from './config/settings.js';
+import {resolveSettings, SettingsError, type Settings} from './config/settings.js';
 import type {BuildCounts, Event} from './event.js';
 import {hashCounter, initHasher} from './fingerprint/hasher.js';
 import {RuleCodeHasher} from './fingerprint/rule-code.js';
@@ -10,6 +10,7 @@ import {matchTargets, selectClosure} from './graph/select.js';
 import type {BuildContext} from './schedule/context.js';
 import {plan, type PlanEntry} from './schedule/plan.js';
 import {runBuild} from './schedule/scheduler.js';
+import {createRuntime, type LlmRuntime} from './llm/runtime.js';
 import {WorkspaceState} from './state/state.js';
 import {Store} from './store/store.js';
 import type {Diagnostic} from './util/diagnostic.js';
@@ -19,6 +20,7 @@ export interface OpenOptions {
   readonly cwd: string;
   readonly file?: string | undefined;
   readonly cacheDir?: string | undefined;
+  readonly profile?: string | undefined;
   readonly emit: (e: Event) => void;
 }
 
@@ -29,14 +31,21 @@ export async function openProject(opts: OpenOptions): Promise<Result<BuildContex
   if (!file || !statSync(file, {throwIfNoEntry: false})?.isFile()) {
     return err([{severity: 'error', message: opts.file ? `no Stagefile at ${opts.file}` : `no Stagefile.ts in ${opts.cwd} or any parent directory`, hint: 'create Stagefile.ts, or pass -f <file>'}]);
   }
-  const loaded = await loadStagefile(file);
+  const loaded = await loadStagefile(file, {profile: opts.profile});
   if (!loaded.ok) return loaded;
   const graph = analyze(loaded.value.root, loaded.value.registry, loaded.value.locate);
   if (!graph.ok) return graph;
   const state = new WorkspaceState(loaded.value.root);
   if (state.problem) opts.emit({type: 'warning', message: state.problem});
-  const store = new Store(resolveSettings({cacheDir: opts.cacheDir}).cacheDir);
-  return ok({loaded: loaded.value, graph: graph.value, state, store, ruleCode: new RuleCodeHasher(loaded.value, state)});
+  let settings: Settings;
+  try {
+    settings = resolveSettings({cacheDir: opts.cacheDir});
+  } catch (e) {
+    if (e instanceof SettingsError) return err([{severity: 'error', message: e.message, hint: 'fix or remove the user config file'}]);
+    throw e;
+  }
+  const store = new Store(settings.cacheDir);
+  return ok({loaded: loaded.value, graph: graph.value, state, store, settings, ruleCode: new RuleCodeHasher(loaded.value, state)});
 }
 
 export interface BuildOptions {
@@ -45,6 +54,9 @@ export interface BuildOptions {
   readonly keepGoing: boolean;
   readonly signal: AbortSignal;
   readonly emit: (e: Event) => void;
+  /** Dollars this build may spend on model calls (default: the user config's `budget`). */
+  readonly budget?: number | undefined;
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Builds the requested targets; the state is saved whatever happens, so progress is kept. */
@@ -54,14 +66,19 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
   const started = performance.now();
   opts.emit({type: 'build-started', total: selected.value.length, jobs: opts.jobs});
   let counts: BuildCounts = {fresh: 0, restored: 0, ran: 0, failed: 0, skipped: 0};
+  let runtime: LlmRuntime | undefined;
+  const llm = (): LlmRuntime => (runtime ??= createRuntime({
+    storeDir: ctx.store.dir, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget, env: opts.env ?? process.env, emit: opts.emit,
+  }));
   try {
-    counts = await runBuild(ctx, selected.value, opts);
+    counts = await runBuild(ctx, selected.value, {...opts, llm});
   } finally {
+    runtime?.close();
     ctx.state.save();
     rmSync(join(ctx.graph.root, '.stage', 'tmp'), {recursive: true, force: true});
   }
   const good = counts.failed === 0 && counts.skipped === 0;
-  opts.emit({type: 'build-finished', ok: good, counts, durationMs: Math.round(performance.now() - started), interrupted: opts.signal.aborted, filesHashed: hashCounter.files});
+  opts.emit({type: 'build-finished', ok: good, counts, durationMs: Math.round(performance.now() - started), interrupted: opts.signal.aborted, filesHashed: hashCounter.files, dollars: runtime?.budget.spent ?? 0});
   return ok(counts);
 }
 

@@ -23,10 +23,14 @@ export type Event =
   | {type: 'warning'; message: string; target?: string}
   /** A problem in the Stagefile; nothing runs. */
   | {type: 'diagnostic'; diagnostic: Diagnostic}
+  /** Progress of an API target: answers so far, from the memo, in flight, dollars, time left. */
+  | {type: 'llm-progress'; target: string; done: number; total: number; memoized: number; inFlight: number; failed: number; dollars: number; etaMs: number | null}
+  /** A model call will be tried again (rate limit, server error, timeout). */
+  | {type: 'llm-retry'; target: string; item: string; why: string; waitMs: number; attempt: number}
   /** Store housekeeping worth reporting (a corrupted blob removed, a write declined). */
   | {type: 'cache-info'; message: string; target?: string}
   /** The build ended. */
-  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean; filesHashed: number};
+  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean; filesHashed: number; dollars: number};
 
 export interface BuildCounts {
   fresh: number;
@@ -44,6 +48,12 @@ export type Failure =
   | {kind: 'missing-output'; path: string}
   | {kind: 'missing-input'; path: string}
   | {kind: 'input-changed'; path: string}
-  | {kind: 'cancelled'};
+  | {kind: 'cancelled'}
+  /** A model endpoint refused in a way every call would repeat (bad key, no quota, unreachable). */
+  | {kind: 'api-fatal'; message: string}
+  /** More items ended without an answer than the rule allows; answered ones are memoized. */
+  | {kind: 'items-failed'; failed: number; allowed: number; total: number; examples: {id: string; reason: string; message: string}[]}
+  /** The build's budget stopped further calls; answered ones are memoized. */
+  | {kind: 'budget'; limit: number; spent: number; unanswered: number};
 
 export type EventType = Event['type'];

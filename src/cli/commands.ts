@@ -27,7 +27,7 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
     for (const diagnostic of diags) emit({type: 'diagnostic', diagnostic});
     return 2;
   };
-  const opened = await openProject({cwd: env.cwd, file: str(opts.flags['file']), cacheDir: str(opts.flags['cache-dir']), emit});
+  const opened = await openProject({cwd: env.cwd, file: str(opts.flags['file']), cacheDir: str(opts.flags['cache-dir']), profile: str(opts.flags['profile']), emit});
   if (!opened.ok) return report(opened.error);
   const ctx = opened.value;
   const out = (text: string): void => {
@@ -36,7 +36,13 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
   const asJson = opts.flags['json'] === true;
   switch (opts.command) {
     case 'build': {
-      const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit});
+      const budgetText = str(opts.flags['budget']);
+      const budget = budgetText === undefined ? undefined : Number(budgetText.replace(/^\$/, ''));
+      if (budget !== undefined && !(Number.isFinite(budget) && budget >= 0)) {
+        env.streams.err.write(`stage: --budget needs a number of dollars, not "${budgetText}"\n`);
+        return 2;
+      }
+      const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit, budget});
       if (!r.ok) return report(r.error);
       if (env.signal.aborted) return 130;
       return r.value.failed + r.value.skipped === 0 ? 0 : 1;

@@ -30,6 +30,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   {name: 'file', alias: 'f', type: 'string', describe: 'the Stagefile (default: Stagefile.ts here or in a parent directory)'},
   {name: 'cache-dir', type: 'string', describe: 'the store directory (default: $STAGE_CACHE_DIR, the user config, or ~/.cache/stage)'},
   {name: 'reporter', type: 'string', choices: ['human', 'json'], describe: 'human-readable output, or NDJSON events on stdout'},
+  {name: 'profile', type: 'string', describe: 'the profile the Stagefile is evaluated for (e.g. paper, demo)'},
 ];
 
 const JOBS: OptionSpec = {name: 'jobs', alias: 'j', type: 'number', describe: 'run at most N targets at once (default: number of cores)'};
@@ -37,7 +38,9 @@ const JSON_OUT: OptionSpec = {name: 'json', type: 'boolean', describe: 'print JS
 
 export const COMMANDS: readonly CommandSpec[] = [
   {name: 'build', words: ['build'], usage: 'build [targets..]', positional: 'targets', describe: 'build targets and what they need (all targets if none named)',
-    options: [JOBS, {name: 'keep-going', alias: 'k', type: 'boolean', describe: 'keep building what does not depend on a failure'}],
+    options: [JOBS, {name: 'keep-going', alias: 'k', type: 'boolean', describe: 'keep building what does not depend on a failure'},
+      {name: 'budget', type: 'string', describe: 'dollars this build may spend on model calls; no call starts that could pass it'},
+      {name: 'yes', alias: 'y', type: 'boolean', describe: 'spend above the confirmation threshold without asking'}],
     examples: [['stage build', 'build everything'], ['stage build "gold/*" -j 4', 'build a family, four at a time']]},
   {name: 'plan', words: ['plan'], usage: 'plan [targets..]', positional: 'targets', describe: 'show what a build would do and why, without doing it',
     options: [JSON_OUT], examples: [['stage plan winrates', 'what building winrates would run'], ['stage plan --json', 'the plan for machines']]},

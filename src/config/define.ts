@@ -1,3 +1,4 @@
+import type {CallEstimate, CallResult, CallSpec, ModelDecl, Provider} from '../llm/types.js';
 import {captureCallSite, type CallSite} from './call-site.js';
 
 /**
@@ -38,6 +39,29 @@ export interface Rule<P = JsonValue> {
   readonly site: CallSite;
 }
 
+/**
+ * A rule made of model calls. `requests` lists every call from the inputs (pure and cheap: a plan
+ * runs it to count what is already paid for); the engine makes the calls through the memo, the
+ * rate limiter and the budget; `assemble` writes the output from the answers.
+ */
+export interface LlmRule<P = JsonValue> {
+  readonly kind: 'llm';
+  readonly id: string;
+  /** The model roles this rule calls; their model identities enter the key. */
+  readonly roles: readonly string[];
+  readonly requests: (ctx: RuleContext<P>) => readonly CallSpec[] | Promise<readonly CallSpec[]>;
+  readonly assemble: (ctx: RuleContext<P>, results: readonly CallResult[]) => void | Promise<void>;
+  /** What the plan assumes while the inputs do not exist yet. */
+  readonly estimate?: (params: P) => CallEstimate;
+  /** How many items may end without an answer (content filter, refusal…) before the target fails. */
+  readonly maxFailures?: number;
+  /** Whether the Batch API may serve this rule (half price, up to 24 h). */
+  readonly batchable?: boolean;
+  readonly site: CallSite;
+}
+
+export type LlmRuleSpec<P> = Omit<LlmRule<P>, 'kind' | 'id' | 'site'>;
+
 /** A subprocess: either a shell script or an argv. `$in`, `$out`, `$outs` are expanded. */
 export interface Command {
   readonly kind: 'command';
@@ -57,7 +81,7 @@ export interface TargetSpec<P> {
   readonly params?: P;
   /** Output paths relative to the Stagefile; a trailing "/" declares a directory. */
   readonly out: string | readonly string[];
-  readonly run: Rule<P> | Command;
+  readonly run: Rule<P> | LlmRule<P> | Command;
   /** Pool weights, e.g. `{gpu: 1}`; every target also takes one slot of `-j`. */
   readonly resources?: Readonly<Record<string, number>>;
   readonly description?: string;
@@ -82,10 +106,17 @@ export interface PoolDecl {
   readonly site: CallSite;
 }
 
+export interface ModelRoleDecl extends ModelDecl {
+  readonly site: CallSite;
+}
+
 /** Everything one evaluation of a Stagefile declared. */
 export interface Registry {
   readonly targets: TargetDecl[];
   readonly pools: PoolDecl[];
+  readonly models: ModelRoleDecl[];
+  /** The profile the Stagefile was evaluated for (`--profile`). */
+  profile: string | undefined;
 }
 
 // A global slot rather than a module variable: a Stagefile that reaches this module through a
@@ -95,12 +126,12 @@ type Slots = {[SLOT]?: Registry};
 
 function registry(): Registry {
   const g = globalThis as Slots;
-  return (g[SLOT] ??= {targets: [], pools: []});
+  return (g[SLOT] ??= {targets: [], pools: [], models: [], profile: undefined});
 }
 
 /** Starts a fresh registry for one evaluation of a Stagefile and returns it. */
-export function resetRegistry(): Registry {
-  const fresh: Registry = {targets: [], pools: []};
+export function resetRegistry(profile?: string): Registry {
+  const fresh: Registry = {targets: [], pools: [], models: [], profile};
   (globalThis as Slots)[SLOT] = fresh;
   return fresh;
 }
@@ -130,4 +161,25 @@ export function cmd(argv: readonly string[]): Command {
 /** Declares a named resource pool: at most `depth` units of it are in use at once. */
 export function pool(name: string, depth: number): void {
   registry().pools.push({name, depth, site: captureCallSite(pool)});
+}
+
+/** Declares an LLM rule: its calls, and how their answers become the output. */
+export function llmRule<P = JsonValue>(id: string, spec: LlmRuleSpec<P>): LlmRule<P> {
+  return {kind: 'llm', id, ...spec, site: captureCallSite(llmRule)};
+}
+
+/**
+ * Declares who plays a model role: the provider family and the dated model snapshot. Where it is
+ * served (URL, Azure deployment, key) is per user, in the config file.
+ */
+export function model(role: string, spec: {provider: Provider; model: string; baseURL?: string}): void {
+  registry().models.push({role, ...spec, site: captureCallSite(model)});
+}
+
+/**
+ * The profile this evaluation is for (`stage build --profile demo`), or `fallback` when none was
+ * given. Counts, models and executors usually depend on it.
+ */
+export function profile(fallback: string): string {
+  return registry().profile ?? fallback;
 }

@@ -37,7 +37,7 @@ const META_VERSION = 1;
  * it. The compiled JavaScript is reused while no source changed, so a no-op build pays for no
  * TypeScript loader: checking it costs one stat per source file.
  */
-export async function loadStagefile(file: string, fresh = false): Promise<Result<LoadedStagefile, Diagnostic[]>> {
+export async function loadStagefile(file: string, opts: {profile?: string | undefined; fresh?: boolean} = {}): Promise<Result<LoadedStagefile, Diagnostic[]>> {
   const root = dirname(file);
   const dir = join(root, '.stage', 'compiled');
   let meta = readMeta(dir, root);
@@ -47,14 +47,14 @@ export async function loadStagefile(file: string, fresh = false): Promise<Result
     meta = built.value;
   }
   const bundle = join(dir, meta.bundle);
-  const registry = resetRegistry();
+  const registry = resetRegistry(opts.profile);
   let mapper: PositionMapper | undefined;
   const mapPosition: PositionMapper = (f, line, column) => {
     mapper ??= makeMapper(bundle);
     return mapper(f, line, column);
   };
   try {
-    const url = pathToFileURL(bundle).href + (fresh ? `?t=${Date.now()}` : '');
+    const url = pathToFileURL(bundle).href + (opts.fresh ? `?t=${Date.now()}` : '');
     await import(url);
   } catch (e) {
     return err([evaluationError(e, bundle, mapPosition, file)]);

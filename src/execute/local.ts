@@ -1,6 +1,6 @@
 import {appendFileSync, readFileSync, statSync} from 'node:fs';
 import {relative} from 'node:path';
-import type {Command, Rule} from '../config/define.js';
+import type {Command, Rule, RuleContext} from '../config/define.js';
 import type {Failure} from '../event.js';
 import {messageOf} from '../util/result.js';
 import {shellJoin, shellQuote} from '../util/shell.js';
@@ -28,18 +28,22 @@ const KILL_GRACE_MS = 3000;
  * own process group (so Ctrl-C takes down the whole pipeline a shell line started). Returns the
  * failure as a value; outputs are checked by the caller.
  */
-export async function runLocal(job: LocalJob): Promise<Failure | undefined> {
+export async function runLocal(job: LocalJob & {readonly run: Rule<unknown> | Command}): Promise<Failure | undefined> {
   appendFileSync(job.log, '');
   return job.run.kind === 'rule' ? runRule(job, job.run) : runCommand(job, job.run);
 }
 
-async function runRule(job: LocalJob, rule: Rule<unknown>): Promise<Failure | undefined> {
+/** What a TypeScript rule (or an LLM rule's two functions) receives. */
+export function contextFor(job: Omit<LocalJob, 'run'>): RuleContext<unknown> {
   const log = (line: string): void => appendFileSync(job.log, line.endsWith('\n') ? line : `${line}\n`);
+  return {target: job.target, params: job.params, inputs: job.inputs, deps: job.deps, out: job.outs[0]!, outs: job.outs, root: job.root, log, signal: job.signal};
+}
+
+async function runRule(job: LocalJob, rule: Rule<unknown>): Promise<Failure | undefined> {
+  const ctx = contextFor(job);
+  const log = ctx.log;
   try {
-    const work = Promise.resolve(rule.fn({
-      target: job.target, params: job.params, inputs: job.inputs, deps: job.deps,
-      out: job.outs[0]!, outs: job.outs, root: job.root, log, signal: job.signal,
-    }));
+    const work = Promise.resolve(rule.fn(ctx));
     // A rule that ignores its signal cannot hold the build hostage: stop waiting on abort.
     const aborted = new Promise<'aborted'>((resolve) => job.signal.addEventListener('abort', () => resolve('aborted'), {once: true}));
     if ((await Promise.race([work, aborted])) === 'aborted' || job.signal.aborted) return {kind: 'cancelled'};

@@ -10,7 +10,7 @@ export function explainChange(prev: KeyComponents, cur: KeyComponents): string[]
   if (prev.rule.kind !== cur.rule.kind) reasons.push(`rule changed from a ${prev.rule.kind} to a ${cur.rule.kind}`);
   else if (prev.rule.kind === 'command' && cur.rule.kind === 'command') {
     if (prev.rule.text !== cur.rule.text) reasons.push(`command changed: ${JSON.stringify(prev.rule.text)} -> ${JSON.stringify(cur.rule.text)}`);
-  } else if (prev.rule.kind === 'rule' && cur.rule.kind === 'rule') {
+  } else if (prev.rule.kind !== 'command' && cur.rule.kind !== 'command') {
     if (prev.rule.id !== cur.rule.id) reasons.push(`rule changed: ${prev.rule.id} -> ${cur.rule.id}`);
     else if (prev.rule.code !== cur.rule.code) reasons.push(`code of rule ${cur.rule.id} changed (its module or a local import)`);
   }
@@ -27,6 +27,10 @@ export function explainChange(prev: KeyComponents, cur: KeyComponents): string[]
     else if (before !== digest) reasons.push(`output of dependency ${dep} changed`);
   }
   for (const dep of Object.keys(prev.deps)) if (!(dep in cur.deps)) reasons.push(`dependency ${dep} was removed`);
+  for (const [role, m] of Object.entries(cur.models ?? {})) {
+    const before = prev.models?.[role];
+    if (before !== m) reasons.push(`model of role ${role} changed: ${before ?? '(none)'} -> ${m}`);
+  }
   if (prev.outputs.join('\n') !== cur.outputs.join('\n')) reasons.push(`declared outputs changed: ${prev.outputs.join(', ')} -> ${cur.outputs.join(', ')}`);
   return reasons;
 }

@@ -15,7 +15,7 @@ export const KEY_SCHEMA = 1;
 export interface KeyComponents {
   readonly schema: number;
   /** A TypeScript rule (id and the hash of its code closure) or a command's text. */
-  readonly rule: {readonly kind: 'rule'; readonly id: string; readonly code: string} | {readonly kind: 'command'; readonly text: string};
+  readonly rule: {readonly kind: 'rule' | 'llm'; readonly id: string; readonly code: string} | {readonly kind: 'command'; readonly text: string};
   /** Canonical JSON of the parameters. */
   readonly params: string;
   /** Input path → content hash. */
@@ -24,6 +24,8 @@ export interface KeyComponents {
   readonly deps: Readonly<Record<string, ContentHash>>;
   /** Declared outputs; moving an output is a different action. */
   readonly outputs: readonly string[];
+  /** For LLM rules: role → model identity (provider family and dated snapshot). */
+  readonly models?: Readonly<Record<string, string>>;
 }
 
 export function keyOf(c: KeyComponents): ActionKey {

@@ -1,5 +1,5 @@
 import {relative} from 'node:path';
-import type {Rule} from '../config/define.js';
+import type {LlmRule, Rule} from '../config/define.js';
 import type {LoadedStagefile} from '../config/load.js';
 import type {WorkspaceState} from '../state/state.js';
 import {canonicalJson} from './canonical.js';
@@ -14,14 +14,14 @@ import {hashText} from './hasher.js';
 export class RuleCodeHasher {
   readonly #loaded: LoadedStagefile;
   readonly #state: WorkspaceState;
-  readonly #memo = new Map<Rule<unknown>, string>();
+  readonly #memo = new Map<Rule<unknown> | LlmRule<unknown>, string>();
 
   constructor(loaded: LoadedStagefile, state: WorkspaceState) {
     this.#loaded = loaded;
     this.#state = state;
   }
 
-  hash(rule: Rule<unknown>): string {
+  hash(rule: Rule<unknown> | LlmRule<unknown>): string {
     let h = this.#memo.get(rule);
     if (h === undefined) {
       h = this.#compute(rule);
@@ -30,7 +30,7 @@ export class RuleCodeHasher {
     return h;
   }
 
-  #compute(rule: Rule<unknown>): string {
+  #compute(rule: Rule<unknown> | LlmRule<unknown>): string {
     const {root, file} = this.#loaded;
     const module = this.#loaded.locate(rule.site)?.file ?? file;
     const parts: Record<string, string> = {};
@@ -42,7 +42,12 @@ export class RuleCodeHasher {
       for (const i of this.#loaded.imports.get(f) ?? []) visit(i);
     };
     visit(module);
-    if (module === file) parts['<inline>'] = hashText(rule.fn.toString());
+    if (module === file) {
+      const text = rule.kind === 'rule' ? rule.fn.toString() : [rule.requests, rule.assemble, rule.estimate].map(String).join('\n');
+      parts['<inline>'] = hashText(text);
+    }
+    // How many unanswered items an LLM rule tolerates decides whether its output can hold gaps.
+    if (rule.kind === 'llm') parts['<max-failures>'] = String(rule.maxFailures ?? 0);
     return hashText(canonicalJson(parts));
   }
 }

@@ -1,6 +1,6 @@
 import {isAbsolute, normalize} from 'node:path';
 import type {CallSite} from '../config/call-site.js';
-import type {Registry, TargetDecl} from '../config/define.js';
+import type {ModelRoleDecl, Registry, TargetDecl} from '../config/define.js';
 import {canonicalJson} from '../fingerprint/canonical.js';
 import {checkTargetName, relPath, targetId} from '../ids.js';
 import type {Diagnostic, Location} from '../util/diagnostic.js';
@@ -30,6 +30,19 @@ export function analyze(root: string, reg: Registry, locate: Locate): Result<Gra
     else pools.set(p.name, p.depth);
   }
 
+  const models = new Map<string, ModelRoleDecl>();
+  for (const m of reg.models) {
+    const first = models.get(m.role);
+    if (first) {
+      const loc = locate(first.site);
+      error(m, `model role "${m.role}" is declared twice`, 'declare each role once (choose between profiles with an if)', loc ? [{message: 'first declared here', location: loc}] : []);
+    } else if (!['openai', 'azure', 'openai-compatible'].includes(m.provider)) {
+      error(m, `model role "${m.role}" has an unknown provider "${String(m.provider)}"`, 'use "openai", "azure" or "openai-compatible"');
+    } else if (typeof m.model !== 'string' || m.model === '') {
+      error(m, `model role "${m.role}" needs a model (the dated snapshot, e.g. "gpt-4-0613")`);
+    } else models.set(m.role, m);
+  }
+
   const byName = new Map<string, TargetDecl>();
   for (const decl of reg.targets) {
     const bad = checkTargetName(decl.name);
@@ -46,7 +59,7 @@ export function analyze(root: string, reg: Registry, locate: Locate): Result<Gra
   const nodeByName = new Map<string, Node>();
   const producers = new Map<string, TargetDecl>();
   for (const decl of byName.values()) {
-    const node = checkDecl(decl, nodes.length, error, pools);
+    const node = checkDecl(decl, nodes.length, error, pools, models);
     if (!node) continue;
     for (const o of node.outputs) {
       const other = producers.get(o.path);
@@ -97,12 +110,12 @@ export function analyze(root: string, reg: Registry, locate: Locate): Result<Gra
       'a target cannot depend on its own output; break one of these edges', related);
     return err(diags);
   }
-  return ok({root, nodes, byName: nodeByName, order: cycle.order, pools});
+  return ok({root, nodes, byName: nodeByName, order: cycle.order, pools, models});
 }
 
 type ErrorSink = (decl: {site: CallSite}, message: string, hint?: string) => void;
 
-function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: ReadonlyMap<string, number>): Node | undefined {
+function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: ReadonlyMap<string, number>, models: ReadonlyMap<string, ModelRoleDecl>): Node | undefined {
   const spec = decl.spec as unknown as Record<string, unknown>;
   let errors = 0;
   const fail = (message: string, hint?: string): void => {
@@ -115,9 +128,16 @@ function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: Rea
       fail(`target "${decl.name}" has an unknown field "${k}"`, near ? `did you mean "${near}"?` : `known fields: ${[...SPEC_KEYS].join(', ')}`);
     }
   }
-  const run = decl.spec.run as {kind?: unknown} | undefined;
-  if (!run || (run.kind !== 'rule' && run.kind !== 'command')) {
-    fail(`target "${decl.name}" needs "run": a rule(...), sh(...) or cmd(...)`);
+  const run = decl.spec.run as {kind?: unknown; roles?: unknown} | undefined;
+  if (!run || (run.kind !== 'rule' && run.kind !== 'command' && run.kind !== 'llm')) {
+    fail(`target "${decl.name}" needs "run": a rule(...), llmRule(...), sh(...) or cmd(...)`);
+  } else if (run.kind === 'llm') {
+    for (const role of Array.isArray(run.roles) ? (run.roles as string[]) : []) {
+      if (!models.has(role)) {
+        const near = closest(role, models.keys());
+        fail(`target "${decl.name}" calls model role "${role}", which is not declared`, near ? `did you mean "${near}"?` : `declare it with model("${role}", {provider, model})`);
+      }
+    }
   }
   const outputs = checkOutputs(decl, fail);
   const inputs = decl.spec.inputs ?? [];

@@ -1,4 +1,4 @@
-import type {Command, Rule, TargetDecl} from '../config/define.js';
+import type {Command, LlmRule, ModelRoleDecl, Rule, TargetDecl} from '../config/define.js';
 import type {RelPath, TargetId} from '../ids.js';
 
 /** One output of a target: a file, or a directory when `dir` is set (written `path/`). */
@@ -19,7 +19,7 @@ export interface Node {
   readonly outputs: readonly OutputDecl[];
   /** Input patterns relative to the root, as written. */
   readonly inputs: readonly string[];
-  readonly run: Rule<unknown> | Command;
+  readonly run: Rule<unknown> | LlmRule<unknown> | Command;
   /** Canonical JSON of the parameters, computed once during analysis. */
   readonly params: string;
   /** Pool name → units taken while running. */
@@ -33,4 +33,6 @@ export interface Graph {
   /** Node indices with every dependency before its dependents. */
   readonly order: readonly number[];
   readonly pools: ReadonlyMap<string, number>;
+  /** Model roles by name. */
+  readonly models: ReadonlyMap<string, ModelRoleDecl>;
 }

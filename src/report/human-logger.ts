@@ -14,6 +14,8 @@ export class HumanLogger implements Logger {
   #done = 0;
   readonly #running = new Set<string>();
   #statusShown = false;
+  readonly #progress = new Map<string, string>();
+  #retries = 0;
 
   constructor(streams: Streams) {
     this.#s = streams;
@@ -38,6 +40,7 @@ export class HumanLogger implements Logger {
         break;
       case 'target-succeeded':
         this.#running.delete(e.target);
+        this.#progress.delete(e.target);
         this.#done++;
         this.#line(`ok       ${e.target}  ${seconds(e.durationMs)}${e.outputChanged ? '' : ', output unchanged'}`);
         break;
@@ -53,6 +56,14 @@ export class HumanLogger implements Logger {
       case 'warning':
         this.#line(`warning: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;
+      case 'llm-progress':
+        this.#progress.set(e.target, `${e.target} ${e.done}/${e.total} (${e.memoized} memoized, ${e.inFlight} in flight, $${e.dollars.toFixed(2)}${e.etaMs !== null ? `, ${seconds(e.etaMs)} left` : ''})`);
+        if (!this.#tty && e.done === e.total) this.#line(`calls    ${this.#progress.get(e.target)!}`);
+        break;
+      case 'llm-retry':
+        this.#retries++;
+        if (!this.#tty && (this.#retries <= 5 || this.#retries % 100 === 0)) this.#line(`retry    ${e.target} ${e.item}: ${e.why}, waiting ${seconds(e.waitMs)} (attempt ${e.attempt}; ${this.#retries} retries so far)`, true);
+        break;
       case 'cache-info':
         this.#line(`cache: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;
@@ -65,7 +76,8 @@ export class HumanLogger implements Logger {
         if (c.failed) parts.push(`${c.failed} failed`);
         if (c.skipped) parts.push(`${c.skipped} not started`);
         const head = e.interrupted ? 'interrupted' : e.ok ? 'done' : 'FAILED';
-        this.#line(`stage: ${head}: ${parts.join(', ')} in ${seconds(e.durationMs)}`, !e.ok);
+        const spent = e.dollars > 0 ? `, $${e.dollars.toFixed(2)} spent on model calls` : '';
+        this.#line(`stage: ${head}: ${parts.join(', ')} in ${seconds(e.durationMs)}${spent}`, !e.ok);
         return;
       }
       default:
@@ -85,7 +97,7 @@ export class HumanLogger implements Logger {
 
   #status(): void {
     if (!this.#tty || this.#total === 0) return;
-    const names = [...this.#running];
+    const names = [...this.#running].map((n) => this.#progress.get(n) ?? n);
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, +${names.length - 3}` : '');
     const text = `[${this.#done}/${this.#total}]${shown ? ` running: ${shown}` : ''}`;
     const width = (this.#s.out.columns ?? 80) - 1;
@@ -117,6 +129,13 @@ export function describeFailure(f: Failure): string {
       return `input ${f.path} changed while the rule ran, so the result was not stored; build again`;
     case 'cancelled':
       return 'cancelled';
+    case 'api-fatal':
+      return f.message;
+    case 'items-failed':
+      return `${f.failed} of ${f.total} items got no answer (the rule allows ${f.allowed}); answered ones are kept for the next run\n` +
+        f.examples.map((x) => `  | ${x.id}: ${x.reason}: ${x.message}`).join('\n');
+    case 'budget':
+      return `the budget of $${f.limit.toFixed(2)} is reached ($${f.spent.toFixed(2)} spent); ${f.unanswered} calls were not made. Answers so far are kept: raise --budget and build again`;
     default:
       return unreachable(f);
   }

@@ -3,7 +3,7 @@ import {join, relative} from 'node:path';
 import type {ActionKey, ContentHash} from '../ids.js';
 import {digestOf, type KeyComponents} from '../fingerprint/key.js';
 import type {Node} from '../graph/graph.js';
-import {producer, type ActionEntry} from '../store/store.js';
+import {producer, type ActionEntry, type CostRecord} from '../store/store.js';
 import {STAGE_VERSION} from '../version.js';
 import type {BuildContext} from './context.js';
 
@@ -46,14 +46,14 @@ export function driftedInput(ctx: BuildContext, inputs: readonly string[]): stri
  * them in the workspace. The action entry is written only after every blob is in place, so an
  * interrupted commit leaves at worst unreferenced blobs, never an entry that points at nothing.
  */
-export function commitRun(ctx: BuildContext, node: Node, key: ActionKey, components: KeyComponents, staging: string, files: readonly string[], durationMs: number): ActionEntry {
+export function commitRun(ctx: BuildContext, node: Node, key: ActionKey, components: KeyComponents, staging: string, files: readonly string[], durationMs: number, cost: CostRecord | null): ActionEntry {
   const stored = files.map((rel) => {
     const {hash, size} = ctx.store.putFile(join(staging, rel));
     return [rel, hash, size] as const;
   });
   const entry: ActionEntry = {
     version: 1, key, target: node.id, files: stored, digest: digestOf(stored),
-    producer: producer(STAGE_VERSION), durationMs, cost: null, components,
+    producer: producer(STAGE_VERSION), durationMs, cost, components,
   };
   ctx.store.writeAction(entry);
   materialize(ctx, node, entry);

@@ -1,4 +1,5 @@
 import type {LoadedStagefile} from '../config/load.js';
+import type {Settings} from '../config/settings.js';
 import type {RuleCodeHasher} from '../fingerprint/rule-code.js';
 import type {Graph} from '../graph/graph.js';
 import type {WorkspaceState} from '../state/state.js';
@@ -11,4 +12,5 @@ export interface BuildContext {
   readonly state: WorkspaceState;
   readonly store: Store;
   readonly ruleCode: RuleCodeHasher;
+  readonly settings: Settings;
 }

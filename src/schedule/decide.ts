@@ -36,13 +36,14 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
   const run = node.run;
   const components: KeyComponents = {
     schema: KEY_SCHEMA,
-    rule: run.kind === 'rule'
-      ? {kind: 'rule', id: run.id, code: ctx.ruleCode.hash(run)}
-      : {kind: 'command', text: run.shell ?? JSON.stringify(run.argv ?? [])},
+    rule: run.kind === 'command'
+      ? {kind: 'command', text: run.shell ?? JSON.stringify(run.argv ?? [])}
+      : {kind: run.kind, id: run.id, code: ctx.ruleCode.hash(run)},
     params: node.params,
     inputs: inputHashes,
     deps,
     outputs: node.outputs.map((o) => (o.dir ? `${o.path}/` : o.path)),
+    models: run.kind === 'llm' ? modelIdentities(ctx, run.roles) : undefined,
   };
   const key = keyOf(components);
   const record = state.target(node.id);
@@ -70,4 +71,13 @@ export function reasonsToRun(ctx: BuildContext, node: Node, components: KeyCompo
   if (prev.kind !== 'hit') return ['the previous result is no longer in the store'];
   const reasons = explainChange(prev.entry.components, components);
   return reasons.length > 0 ? reasons : ['outputs were modified or deleted in the workspace, and the store no longer has them'];
+}
+
+function modelIdentities(ctx: BuildContext, roles: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of roles) {
+    const m = ctx.graph.models.get(r);
+    if (m) out[r] = m.model;
+  }
+  return out;
 }

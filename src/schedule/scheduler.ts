@@ -4,6 +4,9 @@ import type {BuildCounts, Event, Failure} from '../event.js';
 import type {ContentHash} from '../ids.js';
 import type {Node} from '../graph/graph.js';
 import {runLocal} from '../execute/local.js';
+import {runLlm} from '../execute/llm.js';
+import type {LlmRuntime} from '../llm/runtime.js';
+import type {CostRecord} from '../store/store.js';
 import {MaxHeap} from '../util/heap.js';
 import {messageOf} from '../util/result.js';
 import {commitRun, driftedInput, materialize, stagedFiles, verifyEntry} from './commit.js';
@@ -16,6 +19,8 @@ export interface ScheduleOptions {
   readonly keepGoing: boolean;
   readonly signal: AbortSignal;
   readonly emit: (e: Event) => void;
+  /** The model-call runtime, created on first use by an API target. */
+  readonly llm: () => LlmRuntime;
 }
 
 type Work = {node: Node; decision: Extract<Decision, {kind: 'restore' | 'run'}>};
@@ -194,11 +199,18 @@ async function runRule(ctx: BuildContext, node: Node, d: Extract<Decision, {kind
   const started = performance.now();
   const prevDigest = ctx.state.target(node.id)?.digest;
   try {
-    const failure = await runLocal({
-      target: node.id, root, run: node.run, params: JSON.parse(node.params) as unknown,
+    const job = {
+      target: node.id, root, params: JSON.parse(node.params) as unknown,
       inputs: d.inputs.map((p) => join(root, p)), deps: depFiles,
       outs: node.outputs.map((o) => join(staging, o.path)), log, signal: opts.signal,
-    });
+    };
+    let failure: Failure | undefined;
+    let cost: CostRecord | null = null;
+    if (node.run.kind === 'llm') {
+      const outcome = await runLlm(job, node.run, opts.llm(), opts.emit);
+      failure = outcome.failure;
+      cost = outcome.cost;
+    } else failure = await runLocal({...job, run: node.run});
     if (failure) {
       if (failure.kind === 'cancelled') {
         counts.skipped++;
@@ -222,7 +234,7 @@ async function runRule(ctx: BuildContext, node: Node, d: Extract<Decision, {kind
       return undefined;
     }
     const durationMs = Math.round(performance.now() - started);
-    const entry = commitRun(ctx, node, d.key, d.components, staging, staged.files, durationMs);
+    const entry = commitRun(ctx, node, d.key, d.components, staging, staged.files, durationMs, cost);
     counts.ran++;
     opts.emit({type: 'target-succeeded', target: node.id, key: d.key, durationMs, outputChanged: entry.digest !== prevDigest});
     return entry.digest;

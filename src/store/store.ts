@@ -17,7 +17,10 @@ export interface Producer {
 /** What later executors record about the price of an action (API dollars, GPU-hours). */
 export interface CostRecord {
   readonly dollars?: number;
+  /** Model calls paid for by this run. */
   readonly calls?: number;
+  /** Model calls answered from the memo. */
+  readonly memoized?: number;
   readonly gpuHours?: number;
 }
 

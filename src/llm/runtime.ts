@@ -1,0 +1,43 @@
+import type {Settings} from '../config/settings.js';
+import type {Event} from '../event.js';
+import {Budget} from './budget.js';
+import {ModelCaller} from './caller.js';
+import type {Endpoint} from './endpoints.js';
+import {unlimited, type RateGate} from './gate.js';
+import {CallMemo} from './memo.js';
+import type {ModelDecl} from './types.js';
+
+/** The model-call machinery of one build, made on first use: a build without API targets pays nothing for it. */
+export interface LlmRuntime {
+  readonly caller: ModelCaller;
+  readonly memo: CallMemo;
+  readonly budget: Budget;
+  /** Set while an API target runs, so retries are reported against it. */
+  current: {target: string} | undefined;
+  close(): void;
+}
+
+export interface RuntimeOptions {
+  readonly storeDir: string;
+  readonly settings: Settings;
+  readonly models: ReadonlyMap<string, ModelDecl>;
+  readonly budget: number | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly emit: (e: Event) => void;
+  readonly gateFor?: (ep: Endpoint) => RateGate;
+}
+
+export function createRuntime(o: RuntimeOptions): LlmRuntime {
+  const memo = new CallMemo(o.storeDir);
+  const budget = new Budget(o.budget ?? o.settings.config.budget);
+  const runtime: LlmRuntime = {
+    memo, budget, current: undefined,
+    caller: new ModelCaller({
+      models: o.models, memo, budget, config: o.settings.config, env: o.env,
+      gateFor: o.gateFor ?? (() => unlimited),
+      onRetry: (item, why, waitMs, attempt) => o.emit({type: 'llm-retry', target: runtime.current?.target ?? '', item, why, waitMs, attempt}),
+    }),
+    close: () => memo.close(),
+  };
+  return runtime;
+}
