@@ -83,17 +83,17 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
 }
 
 /** What a build of the requested targets would do, on the build's own decision path. */
-export function planTargets(ctx: BuildContext, targets: readonly string[], emit: (e: Event) => void): Result<PlanEntry[], Diagnostic[]> {
+export async function planTargets(ctx: BuildContext, targets: readonly string[], emit: (e: Event) => void): Promise<Result<PlanEntry[], Diagnostic[]>> {
   const selected = selectClosure(ctx.graph, targets);
   if (!selected.ok) return selected;
-  const entries = plan(ctx, selected.value, (message) => emit({type: 'cache-info', message}));
+  const entries = await plan(ctx, selected.value, (message) => emit({type: 'cache-info', message}));
   ctx.state.save();
   return ok(entries);
 }
 
 /** The chain of causes that makes a target stale: its own reasons, then those of what it waits on. */
-export function why(ctx: BuildContext, target: string, emit: (e: Event) => void): Result<{entry: PlanEntry; causes: PlanEntry[]}, Diagnostic[]> {
-  const planned = planTargets(ctx, [target], emit);
+export async function why(ctx: BuildContext, target: string, emit: (e: Event) => void): Promise<Result<{entry: PlanEntry; causes: PlanEntry[]}, Diagnostic[]>> {
+  const planned = await planTargets(ctx, [target], emit);
   if (!planned.ok) return planned;
   const byName = new Map(planned.value.map((e) => [e.target, e]));
   const entry = byName.get(target)!;

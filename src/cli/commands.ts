@@ -3,11 +3,12 @@ import {selectClosure} from '../graph/select.js';
 import type {ActionKey} from '../ids.js';
 import {formatGraph} from '../report/graph-format.js';
 import type {Logger, Streams} from '../report/logger.js';
-import {formatPlan} from '../report/plan-format.js';
+import {formatApi, formatPlan} from '../report/plan-format.js';
 import type {BuildContext} from '../schedule/context.js';
 import {collectGarbage, parseSize, verifyStore} from '../store/maintenance.js';
 import type {Diagnostic} from '../util/diagnostic.js';
 import {unreachable} from '../util/unreachable.js';
+import {confirmSpending} from './confirm.js';
 import type {Options} from './options.js';
 
 export interface CommandEnv {
@@ -42,6 +43,7 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
         env.streams.err.write(`stage: --budget needs a number of dollars, not "${budgetText}"\n`);
         return 2;
       }
+      if (opts.flags['yes'] !== true && !(await confirmSpending(ctx, opts.targets, budget, env.streams))) return 2;
       const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit, budget});
       if (!r.ok) return report(r.error);
       if (env.signal.aborted) return 130;
@@ -49,13 +51,13 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
     }
     case 'plan':
     case 'status': {
-      const r = planTargets(ctx, opts.targets, emit);
+      const r = await planTargets(ctx, opts.targets, emit);
       if (!r.ok) return report(r.error);
       out(asJson ? JSON.stringify({targets: r.value}, null, 2) : formatPlan(r.value, opts.command === 'status' ? 'status' : 'plan'));
       return 0;
     }
     case 'why': {
-      const r = why(ctx, opts.targets[0]!, emit);
+      const r = await why(ctx, opts.targets[0]!, emit);
       if (!r.ok) return report(r.error);
       if (asJson) out(JSON.stringify(r.value, null, 2));
       else out(formatWhy(r.value.entry, r.value.causes));
@@ -122,6 +124,7 @@ function formatWhy(entry: import('../schedule/plan.js').PlanEntry, causes: reado
       break;
     case 'run':
       lines.push(`${entry.target} will run because:`, ...entry.reasons.map((r) => `  - ${r}`));
+      if (entry.api) lines.push(`  ${formatApi(entry.api)}`);
       break;
     case 'pending':
     case 'error':

@@ -1,6 +1,8 @@
 import type {ContentHash} from '../ids.js';
 import type {BuildContext} from './context.js';
 import {decide} from './decide.js';
+import {CallMemo} from '../llm/memo.js';
+import {estimateApi, type ApiEstimate} from '../llm/estimate.js';
 
 /** One line of a plan: what a build would do for a target, and why. */
 export interface PlanEntry {
@@ -13,6 +15,8 @@ export interface PlanEntry {
   readonly action: 'fresh' | 'restore' | 'run' | 'pending' | 'error';
   readonly key?: string;
   readonly reasons: readonly string[];
+  /** For API targets that would run: calls, what the memo already has, tokens and dollars. */
+  readonly api?: ApiEstimate;
 }
 
 /**
@@ -20,13 +24,24 @@ export interface PlanEntry {
  * A restored target's digest is known from the store, so planning continues past it; a target
  * that must run hides its dependents' keys, which are reported as pending with the cause.
  */
-export function plan(ctx: BuildContext, selected: readonly number[], onCacheInfo: (m: string) => void = () => {}): PlanEntry[] {
+export async function plan(ctx: BuildContext, selected: readonly number[], onCacheInfo: (m: string) => void = () => {}): Promise<PlanEntry[]> {
   const {graph} = ctx;
   const inClosure = new Uint8Array(graph.nodes.length);
   for (const i of selected) inClosure[i] = 1;
   const digests = new Map<number, ContentHash>();
   const blockedBy = new Map<number, string>();
   const entries: PlanEntry[] = [];
+  // Dependencies whose outputs are in the workspace now: an API target reading only those can
+  // render its calls exactly; otherwise its own estimate stands in.
+  const present = new Set<number>();
+  let memo: CallMemo | undefined;
+  const api = async (i: number, inputs: readonly string[] | undefined): Promise<ApiEstimate | undefined> => {
+    const node = graph.nodes[i]!;
+    if (node.run.kind !== 'llm') return undefined;
+    memo ??= new CallMemo(ctx.store.dir);
+    const ready = inputs !== undefined && node.deps.every((d) => present.has(d));
+    return estimateApi(ctx, node, node.run, memo, ready ? inputs : undefined);
+  };
   for (const i of graph.order) {
     if (!inClosure[i]) continue;
     const node = graph.nodes[i]!;
@@ -36,12 +51,13 @@ export function plan(ctx: BuildContext, selected: readonly number[], onCacheInfo
       if (failed) {
         blockedBy.set(i, failed);
         entries.push({target: node.id, action: 'error', reasons: [failed]});
-      } else entries.push({target: node.id, action: 'pending', reasons: waiting.map((w) => `dependency ${w} will run first`)});
+      } else entries.push({target: node.id, action: 'pending', reasons: waiting.map((w) => `dependency ${w} will run first`), ...withApi(await api(i, undefined))});
       continue;
     }
     const d = decide(ctx, node, (x) => digests.get(x)!, onCacheInfo);
     switch (d.kind) {
       case 'fresh':
+        present.add(i);
         digests.set(i, d.digest);
         entries.push({target: node.id, action: 'fresh', key: d.key, reasons: []});
         break;
@@ -50,7 +66,7 @@ export function plan(ctx: BuildContext, selected: readonly number[], onCacheInfo
         entries.push({target: node.id, action: 'restore', key: d.key, reasons: ['outputs are in the store']});
         break;
       case 'run':
-        entries.push({target: node.id, action: 'run', key: d.key, reasons: d.reasons});
+        entries.push({target: node.id, action: 'run', key: d.key, reasons: d.reasons, ...withApi(await api(i, d.inputs))});
         break;
       case 'missing-input':
         blockedBy.set(i, `input ${d.path} of ${node.id} does not exist`);
@@ -59,4 +75,8 @@ export function plan(ctx: BuildContext, selected: readonly number[], onCacheInfo
     }
   }
   return entries;
+}
+
+function withApi(api: ApiEstimate | undefined): {api?: ApiEstimate} {
+  return api ? {api} : {};
 }

@@ -118,6 +118,40 @@ describe('model calls go through the memo', () => {
   });
 });
 
+describe('plan shows what model calls would cost before anything is spent', () => {
+  test('calls in all, memoized, to pay, tokens and dollars, real-time and batch', async ({rig}) => {
+    setUp(rig, 20);
+    const env = configure(rig, {prices: {'test-model-1': {input: 10, output: 30}}});
+    const before = await rig.run(['plan', '--json'], env);
+    const api = (JSON.parse(before.stdout) as {targets: {api?: Record<string, unknown>}[]}).targets[0]!.api!;
+    expect(api).toMatchObject({calls: 20, memoized: 0, toPay: 20, completionTokens: 320, exact: true});
+    expect(api['dollars']).toBeGreaterThan(0);
+    expect(api['batchDollars']).toBeCloseTo((api['dollars'] as number) / 2, 10);
+    expect(server.stats.totalRequests).toBe(0);
+    await rig.run(['build'], env);
+    rig.write({'prompts/a.md': 'Answer in one word.'});
+    const text = await rig.run(['plan'], env);
+    expect(text.stdout).toMatch(/calls: 20 \(10 memoized, 10 to pay\)/);
+    expect(text.stdout).toMatch(/model calls: 20 in all, 10 memoized, 10 to pay; .* ~\$\d+\.\d\d real-time, ~\$\d+\.\d\d with the Batch API/);
+    const why = await rig.run(['why', 'answers'], env);
+    expect(why.stdout).toContain('input prompts/a.md changed');
+    expect(why.stdout).toMatch(/calls: 20 \(10 memoized, 10 to pay\)/);
+  });
+
+  test('a build above the confirmation threshold asks first, and --yes goes ahead', async ({rig}) => {
+    setUp(rig, 10);
+    const env = configure(rig, {prices: {'test-model-1': {input: 1000, output: 1000}}, confirmAbove: 0.05});
+    const refused = await rig.run(['build'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/may spend up to ~\$0\.\d\d on model calls, above your confirmAbove of \$0\.05/);
+    expect(server.stats.totalRequests).toBe(0);
+    const within = await rig.run(['build', '--budget', '0.04'], env);
+    expect(within.code).toBe(1);
+    const yes = await rig.run(['build', '--yes'], env);
+    expect(yes.code).toBe(0);
+  });
+});
+
 describe('failures are classified', () => {
   test('retryable faults are retried until answered', async ({rig}) => {
     setUp(rig, 6);
