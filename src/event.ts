@@ -27,6 +27,10 @@ export type Event =
   | {type: 'llm-progress'; target: string; done: number; total: number; memoized: number; inFlight: number; failed: number; dollars: number; etaMs: number | null}
   /** A model call will be tried again (rate limit, server error, timeout). */
   | {type: 'llm-retry'; target: string; item: string; why: string; waitMs: number; attempt: number}
+  /** An API target's calls were sent to the Batch API as one batch of `requests` calls; its id is persisted. */
+  | {type: 'batch-submitted'; target: string; batchId: string; requests: number}
+  /** A batch's status or counts changed since the last poll (statuses as the Batch API names them). */
+  | {type: 'batch-state'; target: string; batchId: string; status: string; completed: number; failed: number; total: number}
   /** Store housekeeping worth reporting (a corrupted blob removed, a write declined). */
   | {type: 'cache-info'; message: string; target?: string}
   /** The build ended. */

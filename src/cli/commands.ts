@@ -44,7 +44,7 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
         return 2;
       }
       if (opts.flags['yes'] !== true && !(await confirmSpending(ctx, opts.targets, budget, env.streams))) return 2;
-      const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit, budget});
+      const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit, budget, batch: opts.flags['batch'] === true});
       if (!r.ok) return report(r.error);
       if (env.signal.aborted) return 130;
       return r.value.failed + r.value.skipped === 0 ? 0 : 1;

@@ -40,6 +40,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {name: 'build', words: ['build'], usage: 'build [targets..]', positional: 'targets', describe: 'build targets and what they need (all targets if none named)',
     options: [JOBS, {name: 'keep-going', alias: 'k', type: 'boolean', describe: 'keep building what does not depend on a failure'},
       {name: 'budget', type: 'string', describe: 'dollars this build may spend on model calls; no call starts that could pass it'},
+      {name: 'batch', type: 'boolean', describe: 'send every API target\'s calls through the Batch API (half price, results within 24 h)'},
       {name: 'yes', alias: 'y', type: 'boolean', describe: 'spend above the confirmation threshold without asking'}],
     examples: [['stage build', 'build everything'], ['stage build "gold/*" -j 4', 'build a family, four at a time']]},
   {name: 'plan', words: ['plan'], usage: 'plan [targets..]', positional: 'targets', describe: 'show what a build would do and why, without doing it',

@@ -31,6 +31,8 @@ export interface UserConfig {
   readonly prices?: Readonly<Record<string, {input: number; output: number}>>;
   /** Where limiter state shared by this machine's stage processes lives. */
   readonly limitsDir?: string;
+  /** Batch API polling: first pause in ms (default 30 s), growing by half each poll up to `maxPollMs` (default 10 × pollMs). */
+  readonly batch?: {readonly pollMs?: number; readonly maxPollMs?: number};
 }
 
 export interface Settings {

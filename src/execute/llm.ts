@@ -1,5 +1,6 @@
 import type {LlmRule} from '../config/define.js';
 import type {Event, Failure} from '../event.js';
+import {runBatches, type BatchOptions} from '../llm/batch/executor.js';
 import {FatalCallError, type CallTally} from '../llm/caller.js';
 import type {LlmRuntime} from '../llm/runtime.js';
 import type {CallResult, CallSpec} from '../llm/types.js';
@@ -11,6 +12,9 @@ const PROGRESS_EVERY_MS = 500;
 /** Items worked on at once; the endpoint's own concurrency bounds what is really in flight. */
 const WORKERS = 256;
 
+/** The runtime, with the Batch executor's settings when the build provides them. */
+export type BatchRuntime = LlmRuntime & {readonly batch?: BatchOptions};
+
 export interface LlmOutcome {
   readonly failure: Failure | undefined;
   readonly cost: CostRecord;
@@ -19,9 +23,11 @@ export interface LlmOutcome {
 /**
  * Runs an LLM rule: lists its calls, answers each from the memo or the endpoint, then assembles
  * the output. Every answer is journaled as it arrives, so whatever stops this (a kill, a budget,
- * a fatal error) loses at most the calls in flight.
+ * a fatal error) loses at most the calls in flight. A `batchable` rule (or every rule, under
+ * `--batch`) first sends its unanswered calls through the Batch API; what a batch leaves
+ * unanswered is then called in real time.
  */
-export async function runLlm(job: Omit<LocalJob, 'run'>, rule: LlmRule<unknown>, rt: LlmRuntime, emit: (e: Event) => void): Promise<LlmOutcome> {
+export async function runLlm(job: Omit<LocalJob, 'run'> & {readonly key: string}, rule: LlmRule<unknown>, rt: BatchRuntime, emit: (e: Event) => void): Promise<LlmOutcome> {
   const ctx = contextFor(job);
   const tally: CallTally = {done: 0, memoized: 0, paid: 0, failed: 0, inFlight: 0, dollars: 0};
   const cost = (): CostRecord => ({dollars: tally.dollars, calls: tally.paid, memoized: tally.memoized});
@@ -53,10 +59,23 @@ export async function runLlm(job: Omit<LocalJob, 'run'>, rule: LlmRule<unknown>,
   };
   let fatal: string | undefined;
   let next = 0;
+  let todo = specs.map((_, i) => i);
   rt.current = {target: job.target};
+  // --- Batch API: answers what it can; the rest (memo hits, fallbacks) goes to the workers.
+  if (rt.batch && (rule.batchable === true || rt.batch.force) && specs.length > 0) {
+    try {
+      todo = await runBatches({target: job.target, actionKey: job.key, specs, results, tally, signal: stop.signal, emit, progress: report},
+        {caller: rt.caller, memo: rt.memo, budget: rt.budget, options: rt.batch});
+    } catch (e) {
+      if (e instanceof FatalCallError) fatal = e.message;
+      else if (!stop.signal.aborted) fatal = `Batch API: ${messageOf(e)}`;
+      stop.abort();
+    }
+  }
+  // --- Real-time calls.
   const worker = async (): Promise<void> => {
-    while (!stop.signal.aborted && next < specs.length) {
-      const i = next++;
+    while (!stop.signal.aborted && next < todo.length) {
+      const i = todo[next++]!;
       try {
         results[i] = await rt.caller.call(specs[i]!, tally, stop.signal);
       } catch (e) {
@@ -68,7 +87,7 @@ export async function runLlm(job: Omit<LocalJob, 'run'>, rule: LlmRule<unknown>,
     }
   };
   try {
-    await Promise.all(Array.from({length: Math.min(WORKERS, specs.length)}, worker));
+    await Promise.all(Array.from({length: Math.min(WORKERS, todo.length)}, worker));
   } finally {
     job.signal.removeEventListener('abort', onAbort);
     rt.current = undefined;

@@ -7,7 +7,7 @@ import {Semaphore, type RateGate} from './gate.js';
 import type {CallMemo} from './memo.js';
 import {dollarsFor} from './pricing.js';
 import {renderCall} from './request.js';
-import {reservedTokens} from './tokens.js';
+import {promptTokens, reservedTokens} from './tokens.js';
 import type {CallResult, CallSpec, ChatResponse, ModelDecl} from './types.js';
 
 /** A failure that every further call would repeat: stop the build, say what to fix. */
@@ -63,9 +63,8 @@ export class ModelCaller {
       return answer(spec.id, hit.response, true);
     }
     const {client, ep, gate, slots} = await this.#endpoint(spec.role);
-    const maxTokens = spec.params?.max_tokens ?? 1024;
-    const reserve = reservedTokens(decl.model, spec.messages, maxTokens, spec.params?.n ?? 1);
-    const worst = dollarsFor(decl.model, {prompt_tokens: reserve - maxTokens * (spec.params?.n ?? 1), completion_tokens: maxTokens * (spec.params?.n ?? 1)}, 'realtime', this.#o.config.prices);
+    const reserve = reservedTokens(decl.model, spec.messages, spec.params?.max_tokens ?? 1024, spec.params?.n ?? 1);
+    const worst = worstCaseDollars(decl, spec, 'realtime', this.#o.config.prices);
     const maxAttempts = this.#o.maxAttempts ?? 10;
     for (let attempt = 0; ; attempt++) {
       if (!this.#o.budget.reserve(worst)) {
@@ -115,7 +114,7 @@ export class ModelCaller {
           this.#o.onRetry(spec.id, bad.kind === 'retry' ? bad.why : 'bad answer', 0, attempt + 1);
           continue;
         }
-        const kept: ChatResponse = {model: data.model, choices: data.choices.map((c) => ({index: c.index, message: {content: c.message.content}, finish_reason: c.finish_reason, ...(c.logprobs ? {logprobs: c.logprobs} : {})})), usage: {prompt_tokens: data.usage?.prompt_tokens ?? 0, completion_tokens: data.usage?.completion_tokens ?? 0}};
+        const kept = keptResponse(data);
         actualDollars = dollarsFor(decl.model, kept.usage, 'realtime', this.#o.config.prices);
         this.#o.memo.put(key, {response: kept, dollars: actualDollars, time: new Date().toISOString(), via: 'realtime'});
         tally.paid++;
@@ -128,6 +127,12 @@ export class ModelCaller {
         release();
       }
     }
+  }
+
+  /** The checked client of a role, shared with real-time calls (the Batch executor submits through it). */
+  async clientFor(role: string): Promise<OpenAIClient> {
+    if (!this.#o.models.has(role)) throw new FatalCallError(`model role "${role}" is not declared in the Stagefile`);
+    return (await this.#endpoint(role)).client;
   }
 
   /** Builds the client and checks the endpoint answers, once per role, before the first paid call. */
@@ -169,7 +174,19 @@ async function preflight(client: OpenAIClient, ep: Endpoint): Promise<void> {
   throw new FatalCallError(`model role "${ep.decl.role}": cannot reach ${ep.where} (${messageOf(last)}); check endpoints.${ep.decl.role}.baseURL in the user config, or that the server is running`);
 }
 
-function answer(id: string, response: ChatResponse, memoized: boolean): CallResult {
+/** The most a call can cost: its prompt plus every completion at max_tokens; reserved from the budget first. */
+export function worstCaseDollars(decl: ModelDecl, spec: CallSpec, via: 'realtime' | 'batch', prices?: UserConfig['prices']): number {
+  const completions = (spec.params?.max_tokens ?? 1024) * (spec.params?.n ?? 1);
+  return dollarsFor(decl.model, {prompt_tokens: promptTokens(decl.model, spec.messages), completion_tokens: completions}, via, prices);
+}
+
+/** The parts of a checked answer that are journaled; the same for real-time and batch answers. */
+export function keptResponse(data: ChatResponse): ChatResponse {
+  return {model: data.model, choices: data.choices.map((c) => ({index: c.index, message: {content: c.message.content}, finish_reason: c.finish_reason, ...(c.logprobs ? {logprobs: c.logprobs} : {})})), usage: {prompt_tokens: data.usage?.prompt_tokens ?? 0, completion_tokens: data.usage?.completion_tokens ?? 0}};
+}
+
+/** A successful result for an item, from a fresh or memoized answer. */
+export function answer(id: string, response: ChatResponse, memoized: boolean): CallResult {
   const choices = response.choices.map((c) => c.message.content ?? '');
   return {id, ok: true, content: choices[0] ?? '', choices, response, memoized};
 }

@@ -64,6 +64,13 @@ export class HumanLogger implements Logger {
         this.#retries++;
         if (!this.#tty && (this.#retries <= 5 || this.#retries % 100 === 0)) this.#line(`retry    ${e.target} ${e.item}: ${e.why}, waiting ${seconds(e.waitMs)} (attempt ${e.attempt}; ${this.#retries} retries so far)`, true);
         break;
+      case 'batch-submitted':
+        this.#line(`batch    ${e.target}: submitted ${e.batchId} (${e.requests} calls, results within 24 h)`);
+        break;
+      case 'batch-state':
+        this.#progress.set(e.target, `${e.target} batch ${e.batchId} ${e.status} ${e.completed + e.failed}/${e.total}`);
+        if (!this.#tty) this.#line(`batch    ${e.target}: ${e.batchId} ${e.status} (${e.completed} done, ${e.failed} failed of ${e.total})`);
+        break;
       case 'cache-info':
         this.#line(`cache: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;

@@ -200,7 +200,7 @@ async function runRule(ctx: BuildContext, node: Node, d: Extract<Decision, {kind
   const prevDigest = ctx.state.target(node.id)?.digest;
   try {
     const job = {
-      target: node.id, root, params: JSON.parse(node.params) as unknown,
+      target: node.id, key: d.key, root, params: JSON.parse(node.params) as unknown,
       inputs: d.inputs.map((p) => join(root, p)), deps: depFiles,
       outs: node.outputs.map((o) => join(staging, o.path)), log, signal: opts.signal,
     };
