@@ -11,8 +11,6 @@ import type {BuildContext} from './schedule/context.js';
 import {plan, type PlanEntry} from './schedule/plan.js';
 import {runBuild} from './schedule/scheduler.js';
 import {createRuntime, type LlmRuntime} from './llm/runtime.js';
-import {batchStateDir} from './llm/batch/state.js';
-import type {BatchRuntime} from './execute/llm.js';
 import {WorkspaceState} from './state/state.js';
 import {Store} from './store/store.js';
 import type {Diagnostic} from './util/diagnostic.js';
@@ -70,10 +68,11 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
   const started = performance.now();
   opts.emit({type: 'build-started', total: selected.value.length, jobs: opts.jobs});
   let counts: BuildCounts = {fresh: 0, restored: 0, ran: 0, failed: 0, skipped: 0};
-  let runtime: BatchRuntime | undefined;
-  const llm = (): LlmRuntime => (runtime ??= Object.assign(createRuntime({
-    storeDir: ctx.store.dir, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget, env: opts.env ?? process.env, emit: opts.emit,
-  }), {batch: {force: opts.batch === true, stateDir: batchStateDir(ctx.store.dir), config: ctx.settings.config, models: ctx.graph.models}}));
+  let runtime: LlmRuntime | undefined;
+  const llm = (): LlmRuntime => (runtime ??= createRuntime({
+    storeDir: ctx.store.dir, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget,
+    env: opts.env ?? process.env, emit: opts.emit, forceBatch: opts.batch === true,
+  }));
   try {
     counts = await runBuild(ctx, selected.value, {...opts, llm});
   } finally {

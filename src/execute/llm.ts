@@ -1,6 +1,6 @@
 import type {LlmRule} from '../config/define.js';
 import type {Event, Failure} from '../event.js';
-import {runBatches, type BatchOptions} from '../llm/batch/executor.js';
+import {runBatches} from '../llm/batch/executor.js';
 import {FatalCallError, type CallTally} from '../llm/caller.js';
 import type {LlmRuntime} from '../llm/runtime.js';
 import type {CallResult, CallSpec} from '../llm/types.js';
@@ -13,7 +13,6 @@ const PROGRESS_EVERY_MS = 500;
 const WORKERS = 256;
 
 /** The runtime, with the Batch executor's settings when the build provides them. */
-export type BatchRuntime = LlmRuntime & {readonly batch?: BatchOptions};
 
 export interface LlmOutcome {
   readonly failure: Failure | undefined;
@@ -27,7 +26,7 @@ export interface LlmOutcome {
  * `--batch`) first sends its unanswered calls through the Batch API; what a batch leaves
  * unanswered is then called in real time.
  */
-export async function runLlm(job: Omit<LocalJob, 'run'> & {readonly key: string}, rule: LlmRule<unknown>, rt: BatchRuntime, emit: (e: Event) => void): Promise<LlmOutcome> {
+export async function runLlm(job: Omit<LocalJob, 'run'> & {readonly key: string}, rule: LlmRule<unknown>, rt: LlmRuntime, emit: (e: Event) => void): Promise<LlmOutcome> {
   const ctx = contextFor(job);
   const tally: CallTally = {done: 0, memoized: 0, paid: 0, failed: 0, inFlight: 0, dollars: 0};
   const cost = (): CostRecord => ({dollars: tally.dollars, calls: tally.paid, memoized: tally.memoized});
@@ -62,7 +61,7 @@ export async function runLlm(job: Omit<LocalJob, 'run'> & {readonly key: string}
   let todo = specs.map((_, i) => i);
   rt.current = {target: job.target};
   // --- Batch API: answers what it can; the rest (memo hits, fallbacks) goes to the workers.
-  if (rt.batch && (rule.batchable === true || rt.batch.force) && specs.length > 0) {
+  if ((rule.batchable === true || rt.batch.force) && specs.length > 0) {
     try {
       todo = await runBatches({target: job.target, actionKey: job.key, specs, results, tally, signal: stop.signal, emit, progress: report},
         {caller: rt.caller, memo: rt.memo, budget: rt.budget, options: rt.batch});

@@ -1,6 +1,8 @@
 import type {Settings} from '../config/settings.js';
 import type {Event} from '../event.js';
 import {Budget} from './budget.js';
+import type {BatchOptions} from './batch/executor.js';
+import {batchStateDir} from './batch/state.js';
 import {ModelCaller} from './caller.js';
 import type {Endpoint} from './endpoints.js';
 import {unlimited, type RateGate} from './gate.js';
@@ -12,6 +14,8 @@ export interface LlmRuntime {
   readonly caller: ModelCaller;
   readonly memo: CallMemo;
   readonly budget: Budget;
+  /** How this build uses the Batch API. */
+  readonly batch: BatchOptions;
   /** Set while an API target runs, so retries are reported against it. */
   current: {target: string} | undefined;
   close(): void;
@@ -25,6 +29,8 @@ export interface RuntimeOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly emit: (e: Event) => void;
   readonly gateFor?: (ep: Endpoint) => RateGate;
+  /** `--batch`: every API target goes through the Batch API. */
+  readonly forceBatch?: boolean;
 }
 
 export function createRuntime(o: RuntimeOptions): LlmRuntime {
@@ -32,6 +38,7 @@ export function createRuntime(o: RuntimeOptions): LlmRuntime {
   const budget = new Budget(o.budget ?? o.settings.config.budget);
   const runtime: LlmRuntime = {
     memo, budget, current: undefined,
+    batch: {force: o.forceBatch === true, stateDir: batchStateDir(o.storeDir), config: o.settings.config, models: o.models},
     caller: new ModelCaller({
       models: o.models, memo, budget, config: o.settings.config, env: o.env,
       gateFor: o.gateFor ?? (() => unlimited),

@@ -53,7 +53,7 @@ export function decodeState(text: string): WindowState | undefined {
     && isCount(s['bucketMs']) && (s['bucketMs'] as number) > 0
     && isCount(s['epoch']) && isCount(s['horizonMs'])
     && Array.isArray(s['entries']) && (s['entries'] as unknown[]).every(isEntry)
-    && isTime(s['last']) && isTime(s['pausedUntil']) && isTime(s['paceRequests']) && isTime(s['paceTokens'])
+    && isTime(s['pausedUntil']) && isTime(s['paceRequests']) && isTime(s['paceTokens'])
     && (s['observedRpm'] === null || isCount(s['observedRpm']))
     && (s['observedTpm'] === null || isCount(s['observedTpm']));
   return ok ? (v as WindowState) : undefined;

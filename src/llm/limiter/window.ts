@@ -8,8 +8,8 @@
  *  - a call may start at `s` only if the starts counted in `(s - windowMs - marginMs, s]`, plus
  *    this one, fit both limits. The margin covers the time between our start and the server
  *    seeing the request, which varies from call to call;
- *  - starts are booked in non-decreasing time order (`last`), so checking the window that ends at
- *    the new start is enough: no window can hold anything later;
+ *  - starts are booked in non-decreasing time order (never before the latest entry), so checking
+ *    the window that ends at the new start is enough: no window can hold anything later;
  *  - to keep the state small whatever the limits, starts in the same `bucketMs` slice are merged
  *    into one entry stamped with the *latest* of their times. Merging only ever makes an entry
  *    count for longer, never shorter, so it cannot let the limit be exceeded; it costs at most
@@ -36,10 +36,11 @@ export interface WindowState {
   readonly epoch: number;
   /** Entries older than this are no longer needed by any user of the file (window + margin). */
   readonly horizonMs: number;
-  /** Ordered by `at`. Entries in the future are starts booked by waiting callers. */
+  /**
+   * Ordered by `at`. Entries in the future are starts booked by waiting callers; no new start is
+   * booked before the last entry, which is what makes the order first come, first served.
+   */
   readonly entries: readonly Entry[];
-  /** The latest start booked so far; later bookings never start before it (first come, first served). */
-  readonly last: number;
   /** No call starts before this (set after a 429 with retry-after). */
   readonly pausedUntil: number;
   /** Theoretical arrival time of the request pacer (GCRA). */
@@ -79,7 +80,6 @@ export function emptyState(policy: WindowPolicy): WindowState {
     epoch: 0,
     horizonMs: policy.windowMs + policy.marginMs,
     entries: [],
-    last: 0,
     pausedUntil: 0,
     paceRequests: 0,
     paceTokens: 0,
@@ -166,14 +166,14 @@ export function windowFit(entries: readonly Entry[], s: number, cost: number, rp
 
 /**
  * When a call estimated at `tokens` may start, given the state at `now`: not before `now`, the
- * last booking, a pause or the pacers, and not until the window ending at the start has room.
+ * latest booking, a pause or the pacers, and not until the window ending at the start has room.
  * Every one of these constraints only gets easier with time, so the latest of them is the answer.
  */
 export function earliestStart(state: WindowState, tokens: number, now: number, policy: WindowPolicy): number {
   const {rpm, tpm} = effectiveLimits(state, policy);
   const cost = bookedTokens(tokens, tpm);
   const pace = pacing(rpm, tpm, policy);
-  let s = Math.max(now, state.last, state.pausedUntil);
+  let s = Math.max(now, lastStart(state), state.pausedUntil);
   if (pace.requestMs > 0) s = Math.max(s, state.paceRequests - pace.requestSlackMs);
   if (pace.tokenMs > 0 && cost > 0) s = Math.max(s, state.paceTokens - pace.tokenSlackMs);
   return Math.ceil(windowFit(state.entries, s, cost, rpm, tpm, policy.windowMs + policy.marginMs));
@@ -199,8 +199,13 @@ export function addAt(entries: readonly Entry[], at: number, requests: number, t
   return out;
 }
 
+/** The time of the latest entry: no start may be booked before it. */
+export function lastStart(state: WindowState): number {
+  return state.entries.at(-1)?.[0] ?? -Infinity;
+}
+
 /**
- * Books a start at `at` (which must come from earliestStart, so it is not before `last`):
+ * Books a start at `at` (which must come from earliestStart, so it is not before lastStart):
  * records it in the window and advances the pacers.
  */
 export function book(state: WindowState, at: number, tokens: number, policy: WindowPolicy): {state: WindowState; ticket: Ticket} {
@@ -211,7 +216,6 @@ export function book(state: WindowState, at: number, tokens: number, policy: Win
     state: {
       ...state,
       entries: addAt(state.entries, at, 1, cost, state.bucketMs),
-      last: Math.max(state.last, at),
       paceRequests: pace.requestMs > 0 ? Math.max(state.paceRequests, at) + pace.requestMs : state.paceRequests,
       paceTokens: pace.tokenMs > 0 ? Math.max(state.paceTokens, at) + cost * pace.tokenMs : state.paceTokens,
     },
@@ -242,18 +246,34 @@ export function withdraw(state: WindowState, ticket: Ticket, requests: number, t
 }
 
 /**
+ * Gives back a booked start whose caller stopped waiting. When it was the latest booking, the
+ * pacers are wound back too, so the next caller may take its place instead of queueing behind a
+ * start that will never happen.
+ */
+export function cancel(state: WindowState, ticket: Ticket, policy: WindowPolicy): WindowState {
+  const out = withdraw(state, ticket, 1, ticket.tokens);
+  if (out === state || lastStart(out) > ticket.at) return out;
+  const {rpm, tpm} = effectiveLimits(out, policy);
+  const pace = pacing(rpm, tpm, policy);
+  return {
+    ...out,
+    paceRequests: Math.max(ticket.at, out.paceRequests - pace.requestMs),
+    paceTokens: Math.max(ticket.at, out.paceTokens - ticket.tokens * pace.tokenMs),
+  };
+}
+
+/**
  * Charges tokens a call used beyond its estimate. They go at the end of the schedule (now, or the
  * latest booking if later), so they delay the next booking rather than one already made.
  */
 export function chargeExtra(state: WindowState, tokens: number, now: number, policy: WindowPolicy): WindowState {
   if (!(tokens > 0)) return state;
-  const at = Math.max(now, state.last);
+  const at = Math.max(now, lastStart(state));
   const {rpm, tpm} = effectiveLimits(state, policy);
   const pace = pacing(rpm, tpm, policy);
   return {
     ...state,
     entries: addAt(state.entries, at, 0, tokens, state.bucketMs),
-    last: at,
     paceTokens: state.paceTokens + tokens * pace.tokenMs,
   };
 }
