@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterEach, beforeEach, describe, expect} from 'vitest';
 import type {Event} from '../../src/event.js';
@@ -132,6 +132,25 @@ describe('the Batch API serves batchable targets', () => {
     expect(answers(rig)).toHaveLength(8);
     expect(memoEntries(rig).map((e) => e.k).sort()).toEqual([...customIds].sort());
     expect(stateFiles(rig)).toEqual([]);
+    expect(server.duplicateCompletions()).toEqual([]);
+  });
+
+  test('a build killed between creating a batch and recording it: the next build adopts the batch', async ({rig}) => {
+    const env = setUp(rig, 5, {batchable: true});
+    const {run} = await submittedAndHeld(rig, env);
+    run.child.kill('SIGKILL');
+    await run.done;
+    // As if the driver had died just before persisting the id.
+    rmSync(join(rig.cacheDir, 'v1', 'batches'), {recursive: true, force: true});
+    const resumed = rig.spawn(['build', '--reporter', 'json'], env);
+    await waitFor(() => stateFiles(rig).length === 1, 'the adopted batch to be recorded');
+    await server.completeBatches();
+    const r = await resumed.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.count('POST /v1/batches')).toBe(1);
+    expect(ofType(r.events, 'warning').some((w) => /adopting batch/.test(w.message))).toBe(true);
+    expect(chatCalls()).toBe(0);
+    expect(answers(rig)).toHaveLength(5);
     expect(server.duplicateCompletions()).toEqual([]);
   });
 

@@ -10,7 +10,7 @@ import {dollarsFor} from '../pricing.js';
 import {renderCall, type CallKey} from '../request.js';
 import type {CallResult, CallSpec, ModelDecl} from '../types.js';
 import {joinResults, pollDelayMs, requestLine, splitIntoFiles, TERMINAL_STATUSES} from './jsonl.js';
-import {downloadFile, pollBatch, submitBatch} from './remote.js';
+import {downloadFile, findOrphans, pollBatch, submitBatch} from './remote.js';
 import {BatchState, type BatchRecord} from './state.js';
 
 /** What a build knows about the Batch API, beyond the real-time runtime. */
@@ -73,6 +73,16 @@ export async function runBatches(job: BatchJob, s: BatchServices): Promise<numbe
   const unsent = [...pending.entries()].filter(([key]) => !covered.has(key));
   for (const [role, calls] of groupBy(unsent, ([, p]) => p.spec.role)) {
     const client = await s.caller.clientFor(role);
+    for (const o of await retrying('looking for batches of an interrupted build', job.signal, () => findOrphans(client, job.actionKey, new Set(state.batches.map((b) => b.id)), job.signal))) {
+      const record: BatchRecord = {id: o.batchId, inputFileId: o.inputFileId, role, customIds: o.customIds.filter((id) => pending.has(id))};
+      if (record.customIds.length === 0) continue;
+      state.add(record);
+      job.emit({type: 'warning', target: job.target, message: `adopting batch ${o.batchId}, created by a build that stopped before recording it`});
+      for (const id of record.customIds) covered.add(id);
+      inFlight(job, pending, record.customIds, +1);
+      active.push({record, reserved: 0});
+    }
+    calls.splice(0, calls.length, ...calls.filter(([key]) => !covered.has(key)));
     const lines = calls.map(([key, p]) => requestLine(key, p.body));
     for (const [start, end] of splitIntoFiles(lines.map((l) => Buffer.byteLength(l)))) {
       const part = calls.slice(start, end);
@@ -85,7 +95,7 @@ export async function runBatches(job: BatchJob, s: BatchServices): Promise<numbe
       let sent: {batchId: string; inputFileId: string};
       try {
         sent = await retrying(`submitting a batch for model role "${role}"`, job.signal, () =>
-          submitBatch(client, `${job.target.replace(/[^A-Za-z0-9_-]/g, '_')}-${active.length + 1}.jsonl`, lines.slice(start, end).join(''), {stage_target: job.target.slice(0, 512)}));
+          submitBatch(client, `${job.target.replace(/[^A-Za-z0-9_-]/g, '_')}-${active.length + 1}.jsonl`, lines.slice(start, end).join(''), {stage_target: job.target.slice(0, 512), stage_key: job.actionKey}));
       } catch (e) {
         s.budget.settle(estimate, 0);
         if (!(e instanceof NoBatchApi)) throw e;

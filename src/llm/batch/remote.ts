@@ -33,6 +33,26 @@ export async function pollBatch(client: OpenAIClient, batchId: string, signal: A
   };
 }
 
+/**
+ * Batches made for this action key that no state file records: a build killed between creating
+ * a batch and persisting its id leaves one. They are found by the `stage_key` metadata every
+ * batch carries, and their custom_ids read back from their input file, so they are adopted
+ * instead of paid for twice.
+ */
+export async function findOrphans(client: OpenAIClient, actionKey: string, known: ReadonlySet<string>, signal: AbortSignal): Promise<{batchId: string; inputFileId: string; customIds: string[]}[]> {
+  const found: {batchId: string; inputFileId: string; customIds: string[]}[] = [];
+  const page = await client.batches.list({limit: 100}, {signal});
+  for (const b of page.data) {
+    if (b.metadata?.['stage_key'] !== actionKey || known.has(b.id) || DEAD.has(b.status)) continue;
+    const text = await downloadFile(client, b.input_file_id, signal);
+    const customIds = text.split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as {custom_id: string}).custom_id);
+    found.push({batchId: b.id, inputFileId: b.input_file_id, customIds});
+  }
+  return found;
+}
+
+const DEAD = new Set(['failed', 'cancelled', 'cancelling', 'expired']);
+
 /** A result file's text; '' when there is none. */
 export async function downloadFile(client: OpenAIClient, fileId: string | undefined, signal: AbortSignal): Promise<string> {
   if (!fileId) return '';
