@@ -27,6 +27,8 @@ export interface RuleContext<P> {
   readonly log: (line: string) => void;
   /** Aborted when the build is interrupted; long work should stop promptly. */
   readonly signal: AbortSignal;
+  /** For a sharded target: which part of the work this run does. Outputs are concatenated in shard order. */
+  readonly shard?: {readonly index: number; readonly count: number};
 }
 
 export type RuleFn<P> = (ctx: RuleContext<P>) => Promise<void> | void;
@@ -85,6 +87,42 @@ export interface TargetSpec<P> {
   /** Pool weights, e.g. `{gpu: 1}`; every target also takes one slot of `-j`. */
   readonly resources?: Readonly<Record<string, number>>;
   readonly description?: string;
+  /** Where the rule runs: in this process (default), or as a SLURM job (GPU work). Never in the key. */
+  readonly executor?: 'local' | 'slurm';
+  /** What a job of this target asks SLURM for; `stage plan` counts GPU-hours from it. Never in the key. */
+  readonly slurm?: SlurmRequest;
+  /**
+   * Splits the work into this many shards: the rule runs once per shard (`ctx.shard`), as one job
+   * array on SLURM, and each output file is the shards' outputs concatenated in order.
+   */
+  readonly shards?: number;
+  /** A model server the job starts next to the rule (vLLM, or a stand-in), with its URL in `urlEnv`. */
+  readonly server?: ServerSpec;
+}
+
+/** Per-job resources of a SLURM target. */
+export interface SlurmRequest {
+  readonly gpus?: number;
+  readonly gpuType?: string;
+  readonly cpus?: number;
+  /** Memory per node, SLURM syntax: `64G`. */
+  readonly mem?: string;
+  /** Wall-clock limit, SLURM syntax: `4:00:00`, `1-00:00:00`. */
+  readonly time?: string;
+  /** Times a failed job (or shard) is resubmitted before the target fails. */
+  readonly retries?: number;
+  /** At most this many shards at once (the array's `%N`). */
+  readonly maxParallel?: number;
+}
+
+export interface ServerSpec {
+  /** The server's argv; `{port}` is replaced by the port the job picks. */
+  readonly command: readonly string[];
+  /** The environment variable the rule reads the server's base URL from. */
+  readonly urlEnv: string;
+  /** Appended to `http://127.0.0.1:PORT`, e.g. `/v1`. */
+  readonly urlPath?: string;
+  readonly startupTimeoutSeconds?: number;
 }
 
 /** A handle to a declared target, used to state dependencies. */

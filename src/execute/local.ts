@@ -19,6 +19,7 @@ export interface LocalJob {
   readonly outs: readonly string[];
   readonly log: string;
   readonly signal: AbortSignal;
+  readonly shard?: {readonly index: number; readonly count: number};
 }
 
 const KILL_GRACE_MS = 3000;
@@ -36,7 +37,10 @@ export async function runLocal(job: LocalJob & {readonly run: Rule<unknown> | Co
 /** What a TypeScript rule (or an LLM rule's two functions) receives. */
 export function contextFor(job: Omit<LocalJob, 'run'>): RuleContext<unknown> {
   const log = (line: string): void => appendFileSync(job.log, line.endsWith('\n') ? line : `${line}\n`);
-  return {target: job.target, params: job.params, inputs: job.inputs, deps: job.deps, out: job.outs[0]!, outs: job.outs, root: job.root, log, signal: job.signal};
+  return {
+    target: job.target, params: job.params, inputs: job.inputs, deps: job.deps, out: job.outs[0]!, outs: job.outs,
+    root: job.root, log, signal: job.signal, ...(job.shard ? {shard: job.shard} : {}),
+  };
 }
 
 async function runRule(job: LocalJob, rule: Rule<unknown>): Promise<Failure | undefined> {

@@ -26,6 +26,10 @@ export interface KeyComponents {
   readonly outputs: readonly string[];
   /** For LLM rules: role → model identity (provider family and dated snapshot). */
   readonly models?: Readonly<Record<string, string>>;
+  /** How many shards the work is split into, when more than one. */
+  readonly shards?: number;
+  /** The command of the model server a job starts: which model answers is part of the result. */
+  readonly server?: readonly string[];
 }
 
 export function keyOf(c: KeyComponents): ActionKey {

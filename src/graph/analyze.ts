@@ -12,7 +12,7 @@ import type {Graph, Node, OutputDecl} from './graph.js';
 /** Turns a call site into a source location; supplied by the loader, which knows the source map. */
 export type Locate = (site: CallSite) => Location | undefined;
 
-const SPEC_KEYS = new Set(['deps', 'inputs', 'params', 'out', 'run', 'resources', 'description']);
+const SPEC_KEYS = new Set(['deps', 'inputs', 'params', 'out', 'run', 'resources', 'description', 'executor', 'slurm', 'shards', 'server']);
 
 /**
  * Checks every declaration and builds the graph. All problems are collected, each at the line
@@ -152,6 +152,13 @@ function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: Rea
   } catch (e) {
     fail(`parameters of "${decl.name}" cannot be serialised: ${String(e)}`);
   }
+  const shards = decl.spec.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1) fail(`"shards" of "${decl.name}" must be a whole number of at least 1, got ${String(shards)}`);
+  if (shards > 1 && outputs.some((o) => o.dir)) fail(`sharded target "${decl.name}" cannot have a directory output`, 'shard outputs are files concatenated in shard order');
+  if (shards > 1 && run?.kind === 'command') fail(`sharded target "${decl.name}" needs a TypeScript rule`, 'a rule reads ctx.shard to know its part of the work');
+  const executor = decl.spec.executor ?? 'local';
+  if (executor !== 'local' && executor !== 'slurm') fail(`"executor" of "${decl.name}" must be "local" or "slurm", got ${JSON.stringify(executor)}`);
+  if (executor === 'slurm' && run?.kind === 'llm') fail(`LLM rule target "${decl.name}" runs its calls from this process; it cannot be a SLURM job`);
   const resources = new Map<string, number>();
   for (const [pool, weight] of Object.entries(decl.spec.resources ?? {})) {
     if (!pools.has(pool)) {

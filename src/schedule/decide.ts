@@ -44,6 +44,8 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
     deps,
     outputs: node.outputs.map((o) => (o.dir ? `${o.path}/` : o.path)),
     models: run.kind === 'llm' ? modelIdentities(ctx, run.roles) : undefined,
+    shards: (node.decl.spec.shards ?? 1) > 1 ? node.decl.spec.shards : undefined,
+    server: node.decl.spec.server?.command,
   };
   const key = keyOf(components);
   const record = state.target(node.id);

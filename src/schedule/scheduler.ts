@@ -1,15 +1,11 @@
-import {mkdirSync, rmSync} from 'node:fs';
-import {join} from 'node:path';
 import type {BuildCounts, Event, Failure} from '../event.js';
 import type {ContentHash} from '../ids.js';
 import type {Node} from '../graph/graph.js';
-import {runLocal} from '../execute/local.js';
-import {runLlm} from '../execute/llm.js';
 import type {LlmRuntime} from '../llm/runtime.js';
-import type {CostRecord} from '../store/store.js';
 import {MaxHeap} from '../util/heap.js';
 import {messageOf} from '../util/result.js';
-import {commitRun, driftedInput, materialize, stagedFiles, verifyEntry} from './commit.js';
+import {materialize, verifyEntry} from './commit.js';
+import {runTarget} from './run-target.js';
 import type {BuildContext} from './context.js';
 import {decide, type Decision} from './decide.js';
 import {criticalPath} from './priority.js';
@@ -167,78 +163,12 @@ async function execute(ctx: BuildContext, work: Work, opts: ScheduleOptions, cou
         return decision.entry.digest;
       }
       emitInfo(`stored output ${bad.path} of ${node.id} is ${bad.problem}; it was removed and the target is rebuilt`);
-      return await runRule(ctx, node, {kind: 'run', key: decision.key, components: decision.components, inputs: decision.inputs, reasons: [`stored output ${bad.path} was ${bad.problem}`]}, opts, counts);
+      return await runTarget(ctx, node, {kind: 'run', key: decision.key, components: decision.components, inputs: decision.inputs, reasons: [`stored output ${bad.path} was ${bad.problem}`]}, opts, counts);
     }
-    return await runRule(ctx, node, decision, opts, counts);
+    return await runTarget(ctx, node, decision, opts, counts);
   } catch (e) {
     counts.failed++;
     opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'exception', message: messageOf(e), stack: e instanceof Error ? e.stack ?? '' : '', log: ''}});
     return undefined;
-  }
-}
-
-let stagingCounter = 0;
-
-async function runRule(ctx: BuildContext, node: Node, d: Extract<Decision, {kind: 'run'}>, opts: ScheduleOptions, counts: BuildCounts): Promise<ContentHash | undefined> {
-  const root = ctx.graph.root;
-  const staging = join(root, '.stage', 'tmp', `${process.pid}-${++stagingCounter}`);
-  const logDir = join(root, '.stage', 'logs');
-  const log = join(logDir, `${node.id.replaceAll('/', '__')}.log`);
-  mkdirSync(logDir, {recursive: true});
-  rmSync(log, {force: true});
-  for (const o of node.outputs) mkdirSync(join(staging, o.dir ? o.path : join(o.path, '..')), {recursive: true});
-  const depFiles: Record<string, string[]> = {};
-  const watched = [...d.inputs];
-  for (const i of node.deps) {
-    const dep = ctx.graph.nodes[i]!;
-    const files = ctx.state.target(dep.id)?.files.map(([p]) => p) ?? [];
-    watched.push(...files);
-    depFiles[dep.id] = dep.outputs.map((o) => join(root, o.path));
-  }
-  opts.emit({type: 'target-started', target: node.id, key: d.key, reason: d.reasons.join('; ')});
-  const started = performance.now();
-  const prevDigest = ctx.state.target(node.id)?.digest;
-  try {
-    const job = {
-      target: node.id, key: d.key, root, params: JSON.parse(node.params) as unknown,
-      inputs: d.inputs.map((p) => join(root, p)), deps: depFiles,
-      outs: node.outputs.map((o) => join(staging, o.path)), log, signal: opts.signal,
-    };
-    let failure: Failure | undefined;
-    let cost: CostRecord | null = null;
-    if (node.run.kind === 'llm') {
-      const outcome = await runLlm(job, node.run, opts.llm(), opts.emit);
-      failure = outcome.failure;
-      cost = outcome.cost;
-    } else failure = await runLocal({...job, run: node.run});
-    if (failure) {
-      if (failure.kind === 'cancelled') {
-        counts.skipped++;
-        opts.emit({type: 'target-skipped', target: node.id, because: 'the build was interrupted'});
-      } else {
-        counts.failed++;
-        opts.emit({type: 'target-failed', target: node.id, failure});
-      }
-      return undefined;
-    }
-    const staged = stagedFiles(node, staging);
-    if ('missing' in staged) {
-      counts.failed++;
-      opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'missing-output', path: staged.missing}});
-      return undefined;
-    }
-    const drifted = driftedInput(ctx, watched);
-    if (drifted) {
-      counts.failed++;
-      opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'input-changed', path: drifted}});
-      return undefined;
-    }
-    const durationMs = Math.round(performance.now() - started);
-    const entry = commitRun(ctx, node, d.key, d.components, staging, staged.files, durationMs, cost);
-    counts.ran++;
-    opts.emit({type: 'target-succeeded', target: node.id, key: d.key, durationMs, outputChanged: entry.digest !== prevDigest});
-    return entry.digest;
-  } finally {
-    rmSync(staging, {recursive: true, force: true});
   }
 }
