@@ -8,6 +8,9 @@ import type {BuildContext} from '../schedule/context.js';
 import {collectGarbage, parseSize, verifyStore} from '../store/maintenance.js';
 import type {Diagnostic} from '../util/diagnostic.js';
 import {unreachable} from '../util/unreachable.js';
+import {execTarget} from '../execute/exec.js';
+import {describeFailure} from '../report/human-logger.js';
+import {join, resolve} from 'node:path';
 import {confirmSpending} from './confirm.js';
 import type {Options} from './options.js';
 
@@ -86,6 +89,8 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
     }
     case 'cache-gc':
       return gc(ctx, opts, out);
+    case 'exec':
+      return exec(ctx, opts, env);
     case 'help':
     case 'version':
       throw new Error(`Internal error: ${opts.command} reached runCommand`);
@@ -140,4 +145,27 @@ function formatWhy(entry: import('../schedule/plan.js').PlanEntry, causes: reado
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+async function exec(ctx: BuildContext, opts: Options, env: CommandEnv): Promise<number> {
+  const key = str(opts.flags['key']);
+  const staging = str(opts.flags['staging']);
+  const shardText = str(opts.flags['shard']);
+  if (!key || !staging) {
+    env.streams.err.write('stage exec: --key and --staging are required (the driver passes them)\n');
+    return 2;
+  }
+  const r = await execTarget(ctx, {
+    target: opts.targets[0]!, key, staging: resolve(env.cwd, staging), shard: shardText === undefined ? undefined : Number(shardText),
+    log: resolve(env.cwd, str(opts.flags['log']) ?? join(staging, 'rule.log')), signal: env.signal,
+  });
+  if (!r.ok) {
+    env.streams.err.write(`stage exec: ${r.error}\n`);
+    return 3;
+  }
+  if (r.value) {
+    env.streams.err.write(`stage exec: ${opts.targets[0]!}: ${describeFailure(r.value)}\n`);
+    return r.value.kind === 'cancelled' ? 130 : 1;
+  }
+  return 0;
 }

@@ -5,7 +5,7 @@ import {err, ok, type Result} from '../util/result.js';
  * start-up path of a no-op build (loading yargs costs ~100 ms here, half a make run); yargs
  * renders `--help` from the same table.
  */
-export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'help' | 'version';
+export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'help' | 'version';
 
 export interface OptionSpec {
   readonly name: string;
@@ -54,6 +54,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [['stage graph --format mermaid', 'a Mermaid flowchart']]},
   {name: 'clean', words: ['clean'], usage: 'clean [targets..]', positional: 'targets', describe: 'remove targets\' outputs from the workspace (the store keeps them)',
     options: [], examples: [['stage clean', 'remove every output']]},
+  {name: 'exec', words: ['exec'], usage: 'exec <target>', positional: 'one-target', describe: 'run one target\'s rule (or one shard) into a staging directory: what a SLURM job runs',
+    options: [{name: 'key', type: 'string', describe: 'the key the driver computed; the job refuses if the inputs changed since'},
+      {name: 'staging', type: 'string', describe: 'where to write the outputs'},
+      {name: 'shard', type: 'string', describe: 'which shard to run (a job array passes $SLURM_ARRAY_TASK_ID)'},
+      {name: 'log', type: 'string', describe: 'the rule\'s log file (default: <staging>/rule.log)'}],
+    examples: [['stage exec sim/m1/B --key xxh64:… --staging .stage/slurm/…/staging --shard 3', 'run shard 3 of sim/m1/B']]},
   {name: 'cache-verify', words: ['cache', 'verify'], usage: 'cache verify', positional: 'none', describe: 're-hash every blob and check every action entry; remove damaged ones',
     options: [JSON_OUT], examples: [['stage cache verify', 'check the store']]},
   {name: 'cache-gc', words: ['cache', 'gc'], usage: 'cache gc', positional: 'none', describe: 'evict least recently used entries down to a size',
