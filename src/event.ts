@@ -31,6 +31,19 @@ export type Event =
   | {type: 'batch-submitted'; target: string; batchId: string; requests: number}
   /** A batch's status or counts changed since the last poll (statuses as the Batch API names them). */
   | {type: 'batch-state'; target: string; batchId: string; status: string; completed: number; failed: number; total: number}
+  /**
+   * A SLURM job for a target was submitted (one job array for a sharded target), or, with
+   * `resumed`, a restarted build found the job a previous build submitted and follows it instead
+   * of submitting again. `shards` lists the shard indices the job runs (empty when the target is
+   * not sharded).
+   */
+  | {type: 'slurm-submitted'; target: string; jobId: string; shards: number[]; resumed: boolean}
+  /**
+   * The state of a target's SLURM job changed: `state` sums up its tasks as SLURM names them
+   * ("RUNNING", or "2 RUNNING, 1 PENDING" for an array); `done` of `total` shards have finished
+   * successfully.
+   */
+  | {type: 'slurm-state'; target: string; jobId: string; state: string; done: number; total: number}
   /** Store housekeeping worth reporting (a corrupted blob removed, a write declined). */
   | {type: 'cache-info'; message: string; target?: string}
   /** The build ended. */
@@ -51,6 +64,8 @@ export type Failure =
   | {kind: 'exception'; message: string; stack: string; log: string}
   | {kind: 'missing-output'; path: string}
   | {kind: 'missing-input'; path: string}
+  /** An output does not match the target's JSON Schema; `line` for JSONL outputs. */
+  | {kind: 'schema'; path: string; line?: number; message: string; schema: string}
   | {kind: 'input-changed'; path: string}
   | {kind: 'cancelled'}
   /** A model endpoint refused in a way every call would repeat (bad key, no quota, unreachable). */
@@ -58,6 +73,13 @@ export type Failure =
   /** More items ended without an answer than the rule allows; answered ones are memoized. */
   | {kind: 'items-failed'; failed: number; allowed: number; total: number; examples: {id: string; reason: string; message: string}[]}
   /** The build's budget stopped further calls; answered ones are memoized. */
-  | {kind: 'budget'; limit: number; spent: number; unanswered: number};
+  | {kind: 'budget'; limit: number; spent: number; unanswered: number}
+  /**
+   * A SLURM job (or one shard of it) did not produce the outputs: it failed, ran out of time or
+   * memory, lost its node, was cancelled, or sbatch refused it (then `jobId` is null). `state` is
+   * SLURM's word for it (FAILED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, CANCELLED…, or
+   * REJECTED), `message` says what happened and what to do, `logTail` ends the job's log.
+   */
+  | {kind: 'slurm'; jobId: string | null; state: string; message: string; logTail: string; log: string};
 
 export type EventType = Event['type'];

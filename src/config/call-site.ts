@@ -17,7 +17,8 @@ export type PositionMapper = (file: string, line: number, column: number) => Loc
 export function captureCallSite(below: Function): CallSite {
   const holder = {};
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 3;
+  // One frame is all a location needs; each extra frame costs time on 10k-target Stagefiles.
+  Error.stackTraceLimit = 1;
   Error.captureStackTrace(holder, below);
   Error.stackTraceLimit = limit;
   return {holder};

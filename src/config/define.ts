@@ -98,6 +98,11 @@ export interface TargetSpec<P> {
   readonly shards?: number;
   /** A model server the job starts next to the rule (vLLM, or a stand-in), with its URL in `urlEnv`. */
   readonly server?: ServerSpec;
+  /**
+   * A JSON Schema (path relative to the Stagefile) every output is checked against before it is
+   * stored: a `.json` output as a whole, a `.jsonl` output line by line. Its content is in the key.
+   */
+  readonly schema?: string;
 }
 
 /** Per-job resources of a SLURM target. */

@@ -33,6 +33,38 @@ export interface UserConfig {
   readonly limitsDir?: string;
   /** Batch API polling: first pause in ms (default 30 s), growing by half each poll up to `maxPollMs` (default 10 × pollMs). */
   readonly batch?: {readonly pollMs?: number; readonly maxPollMs?: number};
+  /** Where and how SLURM jobs run on this user's cluster; never part of a key. */
+  readonly slurm?: SlurmSettings;
+}
+
+/**
+ * Site options for SLURM jobs. Moving a job to another partition or account must not change what
+ * it computes, so all of this lives here and never in the Stagefile or a key.
+ */
+export interface SlurmSettings {
+  readonly partition?: string;
+  readonly account?: string;
+  readonly qos?: string;
+  /** `--constraint`, node features such as `a100&ib`. */
+  readonly constraint?: string;
+  /** Other sbatch options, each whole: `--exclusive`, `--nodelist=gpu01`. */
+  readonly extraOptions?: readonly string[];
+  /** How the job's shell is prepared before `stage exec` runs. */
+  readonly environment?: {
+    readonly modules?: readonly string[];
+    readonly conda?: string;
+    readonly venv?: string;
+    readonly exports?: Readonly<Record<string, string>>;
+  };
+  /** First pause between status polls in ms (default 40 s); it grows by half each quiet poll. */
+  readonly pollMs?: number;
+  /** The longest pause between polls in ms (default 180 s). */
+  readonly maxPollMs?: number;
+  /**
+   * How long a job SLURM reports as finished may take to show its exit marker, in ms (default
+   * 90 s): on a shared filesystem the file can lag behind the scheduler.
+   */
+  readonly markerGraceMs?: number;
 }
 
 export interface Settings {

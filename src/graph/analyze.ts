@@ -12,7 +12,7 @@ import type {Graph, Node, OutputDecl} from './graph.js';
 /** Turns a call site into a source location; supplied by the loader, which knows the source map. */
 export type Locate = (site: CallSite) => Location | undefined;
 
-const SPEC_KEYS = new Set(['deps', 'inputs', 'params', 'out', 'run', 'resources', 'description', 'executor', 'slurm', 'shards', 'server']);
+const SPEC_KEYS = new Set(['deps', 'inputs', 'params', 'out', 'run', 'resources', 'description', 'executor', 'slurm', 'shards', 'server', 'schema']);
 
 /**
  * Checks every declaration and builds the graph. All problems are collected, each at the line
@@ -168,10 +168,14 @@ function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: Rea
       fail(`target "${decl.name}" takes ${String(weight)} of pool "${pool}" (depth ${pools.get(pool)!})`, 'use a whole number between 1 and the pool depth');
     } else resources.set(pool, weight);
   }
+  const schema = decl.spec.schema;
+  if (schema !== undefined && (typeof schema !== 'string' || !schema.endsWith('.json'))) fail(`"schema" of "${decl.name}" must be the path of a JSON Schema file (.json)`);
   if (errors > 0) return undefined;
+  // The schema is read like an input: its contents enter the key.
+  const all = schema === undefined ? inputs : [...inputs, schema];
   return {
     id: targetId(decl.name), index, decl, deps: [], dependents: [], outputs,
-    inputs: inputs.map((i) => normalize(i)), run: decl.spec.run, params, resources,
+    inputs: all.map((i) => normalize(i)), run: decl.spec.run, params, resources,
   };
 }
 

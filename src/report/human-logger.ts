@@ -71,6 +71,15 @@ export class HumanLogger implements Logger {
         this.#progress.set(e.target, `${e.target} batch ${e.batchId} ${e.status} ${e.completed + e.failed}/${e.total}`);
         if (!this.#tty) this.#line(`batch    ${e.target}: ${e.batchId} ${e.status} (${e.completed} done, ${e.failed} failed of ${e.total})`);
         break;
+      case 'slurm-submitted': {
+        const what = e.shards.length > 0 ? `array of ${e.shards.length} shard${e.shards.length === 1 ? '' : 's'}` : 'job';
+        this.#line(e.resumed ? `slurm    ${e.target}: following job ${e.jobId}, submitted by an earlier build` : `slurm    ${e.target}: submitted ${what} ${e.jobId}`);
+        break;
+      }
+      case 'slurm-state':
+        this.#progress.set(e.target, `${e.target} job ${e.jobId} ${e.state} ${e.done}/${e.total}`);
+        if (!this.#tty) this.#line(`slurm    ${e.target}: job ${e.jobId} ${e.state} (${e.done} of ${e.total} done)`);
+        break;
       case 'cache-info':
         this.#line(`cache: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;
@@ -130,6 +139,8 @@ export function describeFailure(f: Failure): string {
       return `rule threw: ${f.message}${f.log ? `\n  full log: ${f.log}` : ''}`;
     case 'missing-output':
       return `the rule finished without writing its declared output ${f.path}`;
+    case 'schema':
+      return `output ${f.path}${f.line !== undefined ? ` line ${f.line}` : ''} does not match ${f.schema}: ${f.message}; nothing was stored`;
     case 'missing-input':
       return `input ${f.path} does not exist (create it, or fix the path in the Stagefile)`;
     case 'input-changed':
@@ -143,6 +154,9 @@ export function describeFailure(f: Failure): string {
         f.examples.map((x) => `  | ${x.id}: ${x.reason}: ${x.message}`).join('\n');
     case 'budget':
       return `the budget of $${f.limit.toFixed(2)} is reached ($${f.spent.toFixed(2)} spent); ${f.unanswered} calls were not made. Answers so far are kept: raise --budget and build again`;
+    case 'slurm':
+      return `${f.jobId === null ? 'SLURM' : `SLURM job ${f.jobId}`} ${f.message} [${f.state}]` +
+        `${f.logTail ? `\n${indent(f.logTail)}` : ''}${f.log ? `\n  full log: ${f.log}` : ''}`;
     default:
       return unreachable(f);
   }

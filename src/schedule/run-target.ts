@@ -2,6 +2,7 @@ import {mkdirSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 import type {BuildCounts, Failure} from '../event.js';
 import {runLlm} from '../execute/llm.js';
+import {checkSchema} from '../execute/schema.js';
 import {runLocal, type LocalJob} from '../execute/local.js';
 import {mergeShards, shardStaging} from '../execute/shards.js';
 import type {Node} from '../graph/graph.js';
@@ -59,6 +60,13 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
     if ('missing' in staged) {
       counts.failed++;
       opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'missing-output', path: staged.missing}});
+      return undefined;
+    }
+    const schema = node.decl.spec.schema;
+    const invalid = schema === undefined ? undefined : await checkSchema(root, schema, staging, staged.files);
+    if (invalid) {
+      counts.failed++;
+      opts.emit({type: 'target-failed', target: node.id, failure: invalid});
       return undefined;
     }
     const drifted = driftedInput(ctx, watched);

@@ -115,4 +115,22 @@ target('model', {inputs: ['src/w.txt'], out: 'out/model/', run: sh('mkdir -p $ou
     expect(again.restored).toEqual(['model']);
     expect(rig.read('out/model/weights')).toBe('w1\n');
   });
+
+  test('outputs are checked against the target\'s JSON Schema before they are stored', async ({rig}) => {
+    rig.write({
+      'Stagefile.ts': `import {sh, target} from 'stage';
+target('rows', {inputs: ['src/rows.jsonl'], schema: 'schemas/row.json', out: 'out/rows.jsonl', run: sh('cat $in > $out')});
+`,
+      'schemas/row.json': JSON.stringify({type: 'object', required: ['id', 'text'], properties: {id: {type: 'string'}, text: {type: 'string'}}}),
+      'src/rows.jsonl': '{"id":"a","text":"x"}\n{"id":"b"}\n',
+    });
+    const bad = await rig.run(['build']);
+    expect(bad.code).toBe(1);
+    expect(bad.events.find((e) => e.type === 'target-failed')).toMatchObject({failure: {kind: 'schema', path: 'out/rows.jsonl', line: 2, message: "(root) must have required property 'text'"}});
+    expect(rig.exists('out/rows.jsonl')).toBe(false);
+    rig.write({'src/rows.jsonl': '{"id":"a","text":"x"}\n{"id":"b","text":"y"}\n'});
+    expect((await rig.build()).ran).toEqual(['rows']);
+    rig.write({'schemas/row.json': JSON.stringify({type: 'object', required: ['id']})});
+    expect((await rig.build()).ran).toEqual(['rows']);
+  });
 });

@@ -183,7 +183,9 @@ export class EndpointLimiter {
     const t0 = performance.now();
     let granted: [Waiter, Grant][];
     try {
-      await this.#lock.acquire();
+      // The usual case takes the lock and releases it within this synchronous stretch, so it is
+      // never held across an await, where another limiter in this process would have to wait.
+      if (!this.#lock.tryAcquire()) await this.#lock.acquire();
       try {
         granted = this.#cycle();
       } finally {

@@ -1,4 +1,4 @@
-import {closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync} from 'node:fs';
+import {closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync} from 'node:fs';
 import {dirname} from 'node:path';
 import {errnoCode} from '../../util/fs.js';
 
@@ -64,6 +64,8 @@ export class FileLock {
   readonly #options: LockOptions;
   readonly #alive: (pid: number) => boolean;
   #held = false;
+  /** Identity of the lock file we created (inodes are reused, so with its mtime), so release never deletes a lock someone took over. */
+  #mine = {ino: 0, mtimeMs: 0};
 
   constructor(path: string, options: Partial<LockOptions> = {}, alive: (pid: number) => boolean = processAlive) {
     this.path = path;
@@ -100,10 +102,15 @@ export class FileLock {
     }
   }
 
+  /**
+   * Lets go. A holder that stalled past the hard timeout may have been taken over; then the file
+   * is someone else's lock and is left alone.
+   */
   release(): void {
     if (!this.#held) return;
     this.#held = false;
-    rmSync(this.path, {force: true});
+    const st = statSync(this.path, {throwIfNoEntry: false});
+    if (st && st.ino === this.#mine.ino && st.mtimeMs === this.#mine.mtimeMs) rmSync(this.path, {force: true});
   }
 
   #create(): boolean {
@@ -119,6 +126,8 @@ export class FileLock {
     }
     try {
       writeSync(fd, `${process.pid}\n`);
+      const st = fstatSync(fd);
+      this.#mine = {ino: st.ino, mtimeMs: st.mtimeMs};
     } finally {
       closeSync(fd);
     }

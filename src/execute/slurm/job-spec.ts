@@ -1,0 +1,79 @@
+/**
+ * Turns a target, its key and the user's site settings into the SlurmJobSpec the job script is
+ * rendered from. The same spec serves a SLURM submission and a local run of the script.
+ */
+import {dirname, join, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import type {ServerSpec, SlurmRequest} from '../../config/define.js';
+import type {SlurmSettings} from '../../config/settings.js';
+import type {JobLayout} from './job-dir.js';
+import {jobName} from './policy.js';
+import {resourcesOf} from './resources.js';
+import type {SlurmJobSpec} from './spec.js';
+
+/** The CLI the job runs: this very installation's bin/stage.js (lib/execute/slurm → repo root). */
+export const STAGE_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'stage.js');
+
+/** A model server may load a large checkpoint: wait this long for /health unless the target says otherwise. */
+export const DEFAULT_SERVER_STARTUP_SECONDS = 900;
+
+export interface JobSpecInput {
+  readonly target: string;
+  readonly key: string;
+  readonly root: string;
+  readonly layout: JobLayout;
+  /** Where `stage exec` writes: the job directory's staging for SLURM, the target's staging for a local run. */
+  readonly staging: string;
+  /** The target's shard count; more than one makes the job an array. */
+  readonly shards: number;
+  /** The shards this job runs (ignored when the target is not sharded). */
+  readonly indices: readonly number[];
+  readonly request: SlurmRequest | undefined;
+  readonly server: ServerSpec | undefined;
+  readonly settings: SlurmSettings | undefined;
+  /** Threaded from the build, so the node evaluates the same Stagefile the same way. */
+  readonly stagefile: string;
+  readonly profile: string | undefined;
+  readonly cacheDir: string;
+  /** The Node binary on the node; default: the one running the driver. */
+  readonly nodeBinary?: string | undefined;
+}
+
+/**
+ * The spec of one submission. The command is `stage exec <target> --key K --staging DIR`, plus
+ * `--shard $SLURM_ARRAY_TASK_ID` for arrays; the rule's own log goes to the job's output
+ * (`--log /dev/stdout`), which is opened in append mode so the job script, stage exec and the
+ * rule never overwrite each other's lines.
+ */
+export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
+  const sharded = input.shards > 1;
+  const site = input.settings ?? {};
+  const command = [
+    input.nodeBinary ?? process.execPath, STAGE_CLI, 'exec', input.target,
+    '--key', input.key, '--staging', input.staging, '--log', '/dev/stdout',
+    '--cache-dir', input.cacheDir, '-f', input.stagefile,
+    ...(input.profile !== undefined ? ['--profile', input.profile] : []),
+  ];
+  const server = input.server;
+  return {
+    name: jobName(input.key, input.target),
+    logPath: join(input.layout.logs, sharded ? '%A_%a.out' : '%j.out'),
+    workDir: input.root,
+    resources: resourcesOf(input.request),
+    site: {
+      partition: site.partition, account: site.account, qos: site.qos, constraint: site.constraint,
+      // Last, so a site default cannot turn it off: see the comment above.
+      extraOptions: [...(site.extraOptions ?? []), '--open-mode=append'],
+    },
+    array: sharded ? {indices: input.indices, maxParallel: input.request?.maxParallel} : undefined,
+    environment: site.environment,
+    server: server === undefined ? undefined : {
+      command: server.command, urlEnv: server.urlEnv, urlPath: server.urlPath,
+      startupTimeoutSeconds: server.startupTimeoutSeconds ?? DEFAULT_SERVER_STARTUP_SECONDS,
+      logPath: input.layout.serverLog,
+    },
+    command,
+    arrayTaskFlag: sharded ? '--shard' : undefined,
+    markerPath: input.layout.marker,
+  };
+}
