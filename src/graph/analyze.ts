@@ -171,11 +171,10 @@ function checkDecl(decl: TargetDecl, index: number, error: ErrorSink, pools: Rea
   const schema = decl.spec.schema;
   if (schema !== undefined && (typeof schema !== 'string' || !schema.endsWith('.json'))) fail(`"schema" of "${decl.name}" must be the path of a JSON Schema file (.json)`);
   if (errors > 0) return undefined;
-  // The schema is read like an input: its contents enter the key.
-  const all = schema === undefined ? inputs : [...inputs, schema];
   return {
     id: targetId(decl.name), index, decl, deps: [], dependents: [], outputs,
-    inputs: all.map((i) => normalize(i)), run: decl.spec.run, params, resources,
+    inputs: inputs.map((i) => normalize(i)), run: decl.spec.run, params, resources,
+    ...(schema === undefined ? {} : {schema: normalize(schema)}),
   };
 }
 

@@ -22,6 +22,8 @@ export interface Node {
   readonly run: Rule<unknown> | LlmRule<unknown> | Command;
   /** Canonical JSON of the parameters, computed once during analysis. */
   readonly params: string;
+  /** The JSON Schema outputs are checked against; its contents enter the key like an input's. */
+  readonly schema?: string;
   /** Pool name → units taken while running. */
   readonly resources: ReadonlyMap<string, number>;
 }

@@ -26,7 +26,7 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
   const {state, store, graph} = ctx;
   const inputs = expandInputs(graph.root, node.inputs);
   const inputHashes: Record<string, ContentHash> = {};
-  for (const p of inputs) {
+  for (const p of node.schema === undefined ? inputs : [...inputs, node.schema]) {
     const h = state.hash(p);
     if (h === undefined) return {kind: 'missing-input', path: p};
     inputHashes[p] = h;

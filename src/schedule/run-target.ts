@@ -62,7 +62,7 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
       opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'missing-output', path: staged.missing}});
       return undefined;
     }
-    const schema = node.decl.spec.schema;
+    const schema = node.schema;
     const invalid = schema === undefined ? undefined : await checkSchema(root, schema, staging, staged.files);
     if (invalid) {
       counts.failed++;
