@@ -19,6 +19,8 @@ export type Event =
   | {type: 'target-failed'; target: string; failure: Failure}
   /** A target was not started because the build stopped (failure elsewhere, Ctrl-C). */
   | {type: 'target-skipped'; target: string; because: string}
+  /** A result line a rule wants the user to see (`ctx.report`). */
+  | {type: 'target-report'; target: string; text: string}
   /** Something the user should know that does not fail the build. */
   | {type: 'warning'; message: string; target?: string}
   /** A problem in the Stagefile; nothing runs. */

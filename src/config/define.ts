@@ -27,6 +27,8 @@ export interface RuleContext<P> {
   readonly log: (line: string) => void;
   /** Aborted when the build is interrupted; long work should stop promptly. */
   readonly signal: AbortSignal;
+  /** Shows a line to the user when the target finishes (a result worth seeing, like a win rate). */
+  readonly report: (line: string) => void;
   /** For a sharded target: which part of the work this run does. Outputs are concatenated in shard order. */
   readonly shard?: {readonly index: number; readonly count: number};
 }

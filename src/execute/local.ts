@@ -20,6 +20,8 @@ export interface LocalJob {
   readonly log: string;
   readonly signal: AbortSignal;
   readonly shard?: {readonly index: number; readonly count: number};
+  /** Where `ctx.report` lines go; the log alone when unset. */
+  readonly report?: (line: string) => void;
 }
 
 const KILL_GRACE_MS = 3000;
@@ -40,6 +42,10 @@ export function contextFor(job: Omit<LocalJob, 'run'>): RuleContext<unknown> {
   return {
     target: job.target, params: job.params, inputs: job.inputs, deps: job.deps, out: job.outs[0]!, outs: job.outs,
     root: job.root, log, signal: job.signal, ...(job.shard ? {shard: job.shard} : {}),
+    report: (line) => {
+      log(line);
+      job.report?.(line);
+    },
   };
 }
 

@@ -53,6 +53,9 @@ export class HumanLogger implements Logger {
         this.#running.delete(e.target);
         this.#done++;
         break;
+      case 'target-report':
+        this.#line(e.text);
+        break;
       case 'warning':
         this.#line(`warning: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;

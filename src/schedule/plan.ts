@@ -3,6 +3,8 @@ import type {BuildContext} from './context.js';
 import {decide} from './decide.js';
 import {CallMemo} from '../llm/memo.js';
 import {estimateApi, type ApiEstimate} from '../llm/estimate.js';
+import {gpuEstimate, type GpuEstimate} from '../execute/slurm/resources.js';
+import type {Node} from '../graph/graph.js';
 
 /** One line of a plan: what a build would do for a target, and why. */
 export interface PlanEntry {
@@ -17,6 +19,8 @@ export interface PlanEntry {
   readonly reasons: readonly string[];
   /** For API targets that would run: calls, what the memo already has, tokens and dollars. */
   readonly api?: ApiEstimate;
+  /** For SLURM targets that would run (or are pending): what each job asks for, and GPU-hours at most. */
+  readonly gpu?: GpuEstimate;
 }
 
 /**
@@ -51,7 +55,7 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
       if (failed) {
         blockedBy.set(i, failed);
         entries.push({target: node.id, action: 'error', reasons: [failed]});
-      } else entries.push({target: node.id, action: 'pending', reasons: waiting.map((w) => `dependency ${w} will run first`), ...withApi(await api(i, undefined))});
+      } else entries.push({target: node.id, action: 'pending', reasons: waiting.map((w) => `dependency ${w} will run first`), ...withApi(await api(i, undefined)), ...withGpu(node)});
       continue;
     }
     const d = decide(ctx, node, (x) => digests.get(x)!, onCacheInfo);
@@ -66,7 +70,7 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
         entries.push({target: node.id, action: 'restore', key: d.key, reasons: ['outputs are in the store']});
         break;
       case 'run':
-        entries.push({target: node.id, action: 'run', key: d.key, reasons: d.reasons, ...withApi(await api(i, d.inputs))});
+        entries.push({target: node.id, action: 'run', key: d.key, reasons: d.reasons, ...withApi(await api(i, d.inputs)), ...withGpu(node)});
         break;
       case 'missing-input':
         blockedBy.set(i, `input ${d.path} of ${node.id} does not exist`);
@@ -79,4 +83,9 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
 
 function withApi(api: ApiEstimate | undefined): {api?: ApiEstimate} {
   return api ? {api} : {};
+}
+
+function withGpu(node: Node): {gpu?: GpuEstimate} {
+  const spec = node.decl.spec;
+  return spec.executor === 'slurm' ? {gpu: gpuEstimate(spec.slurm, spec.shards ?? 1)} : {};
 }

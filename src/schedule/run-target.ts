@@ -5,6 +5,8 @@ import {runLlm} from '../execute/llm.js';
 import {checkSchema} from '../execute/schema.js';
 import {runLocal, type LocalJob} from '../execute/local.js';
 import {mergeShards, shardStaging} from '../execute/shards.js';
+import {runSlurm, type JobRequest} from '../execute/slurm/driver.js';
+import {runJobScriptLocally} from '../execute/slurm/local-run.js';
 import type {Node} from '../graph/graph.js';
 import type {ContentHash} from '../ids.js';
 import type {CostRecord} from '../store/store.js';
@@ -44,8 +46,9 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
       target: node.id, key: d.key, root, params: JSON.parse(node.params) as unknown,
       inputs: d.inputs.map((p) => join(root, p)), deps: depFiles,
       outs: node.outputs.map((o) => join(staging, o.path)), log, signal: opts.signal,
+      report: (text: string) => opts.emit({type: 'target-report', target: node.id, text}),
     };
-    const {failure, cost} = await produce(node, job, staging, opts);
+    const {failure, cost} = await produce(ctx, node, job, staging, opts);
     if (failure) {
       if (failure.kind === 'cancelled') {
         counts.skipped++;
@@ -85,11 +88,24 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
   }
 }
 
-/** Produces the outputs in staging: model calls, a sharded rule, or a plain local run. */
-async function produce(node: Node, job: Omit<LocalJob, 'run'> & {readonly key: string}, staging: string, opts: ScheduleOptions): Promise<{failure: Failure | undefined; cost: CostRecord | null}> {
+/**
+ * Produces the outputs in staging: model calls, a SLURM job (or job array), the job script run
+ * locally (a local target with a model server), a sharded rule, or a plain local run.
+ */
+async function produce(ctx: BuildContext, node: Node, job: Omit<LocalJob, 'run'> & {readonly key: string}, staging: string, opts: ScheduleOptions): Promise<{failure: Failure | undefined; cost: CostRecord | null}> {
   const run = node.run;
   if (run.kind === 'llm') return runLlm(job, run, opts.llm(), opts.emit);
-  const count = node.decl.spec.shards ?? 1;
+  const spec = node.decl.spec;
+  const count = spec.shards ?? 1;
+  if (spec.executor === 'slurm' || spec.server !== undefined) {
+    const request: JobRequest = {
+      target: node.id, key: job.key, root: job.root, staging, outputs: node.outputs, shards: count,
+      request: spec.slurm, server: spec.server, settings: ctx.settings.config.slurm,
+      stagefile: ctx.loaded.file, profile: ctx.loaded.registry.profile, cacheDir: ctx.settings.cacheDir,
+      log: job.log, signal: opts.signal, emit: opts.emit,
+    };
+    return spec.executor === 'slurm' ? runSlurm(request) : runJobScriptLocally(request);
+  }
   if (count === 1) return {failure: await runLocal({...job, run}), cost: null};
   for (let index = 0; index < count; index++) {
     const dir = shardStaging(staging, index);

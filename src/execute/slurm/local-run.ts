@@ -10,6 +10,7 @@ import type {Failure} from '../../event.js';
 import {messageOf} from '../../util/result.js';
 import {shellJoin} from '../../util/shell.js';
 import {tail} from '../local.js';
+import {appendJobLogs} from './collect.js';
 import {mergeShards, shardStaging} from '../shards.js';
 import type {JobRequest, JobResult} from './driver.js';
 import {jobLayout, markerOf, readMarker} from './job-dir.js';
@@ -50,7 +51,8 @@ export async function runJobScriptLocally(request: JobRequest): Promise<JobResul
       if (failure) return {failure, cost: null};
     }
   } finally {
-    // The server log is the one thing worth keeping; it goes into the target's log.
+    // The model server's log is the one thing here worth keeping: it goes into the target's log.
+    appendJobLogs(layout.logs, ['server'], request.log);
     rmSync(layout.dir, {recursive: true, force: true});
   }
   if (!sharded) return {failure: undefined, cost: null};
