@@ -26,6 +26,8 @@ const DEFAULT_GC_SIZE = '10G';
 
 /** Runs one parsed command and returns the process exit code. */
 export async function runCommand(opts: Options, env: CommandEnv): Promise<number> {
+  // The model world needs no Stagefile; its handler (and the server code) loads only when asked for.
+  if (opts.command === 'world-serve' || opts.command === 'world-train') return (await import('./world.js')).runWorld(opts, env);
   const emit = env.logger.log.bind(env.logger);
   const report = (diags: readonly Diagnostic[]): number => {
     for (const diagnostic of diags) emit({type: 'diagnostic', diagnostic});

@@ -5,7 +5,7 @@ import {err, ok, type Result} from '../util/result.js';
  * start-up path of a no-op build (loading yargs costs ~100 ms here, half a make run); yargs
  * renders `--help` from the same table.
  */
-export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'help' | 'version';
+export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'world-serve' | 'world-train' | 'help' | 'version';
 
 export interface OptionSpec {
   readonly name: string;
@@ -66,6 +66,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [{name: 'max-size', type: 'string', describe: 'target size, e.g. 500M or 20G (default: 10G)'},
       {name: 'include-live', type: 'boolean', describe: 'also evict entries the current Stagefile uses'}],
     examples: [['stage cache gc --max-size 5G', 'shrink the store to 5 GB']]},
+  {name: 'world-serve', words: ['world', 'serve'], usage: 'world serve', positional: 'none', describe: 'serve the embedded model world (OpenAI-compatible, on loopback) for the demo profile and tests',
+    options: [{name: 'port', type: 'string', describe: 'port to listen on; 0 (the default) picks a free one'},
+      {name: 'policy', type: 'string', describe: 'the questioner policy: a policy file, a checkpoint directory, or m0 (the default)'}],
+    examples: [['stage world serve --port 0', 'serve m0; prints {"baseURL": ...} once listening'], ['stage world serve --port 8001 --policy ckpt/m1', 'serve the m1 questioner']]},
+  {name: 'world-train', words: ['world', 'train'], usage: 'world train', positional: 'none', describe: 'fit a model-world questioner policy to SFT data (the demo profile\'s finetuning)',
+    options: [{name: 'data', type: 'string', describe: 'SFT examples: JSONL or a JSON array of message lists'},
+      {name: 'base', type: 'string', describe: 'the policy to start from: m0, a policy file or a checkpoint directory'},
+      {name: 'out', type: 'string', describe: 'the checkpoint directory to write (policy.json, config.json)'},
+      {name: 'lr', type: 'string', describe: 'step size (default 1)'},
+      {name: 'epochs', type: 'number', describe: 'full-batch steps (default 50)'}],
+    examples: [['stage world train --data sft/m0-A.jsonl --base m0 --out ckpt/m1', 'train m1 from m0\'s kept conversations']]},
 ];
 
 export interface Options {
@@ -83,6 +94,7 @@ export function parseArgv(argv: readonly string[]): Result<Options, string> {
   spec ??= COMMANDS[0]!;
   if (argv.includes('--help') || argv.includes('-h') || words[0] === 'help') return ok({command: 'help', targets: explicit ? [spec.name] : [], flags: {}});
   if (!explicit && words[0] === 'cache') return err(`unknown cache command "${words[1] ?? ''}": use "cache verify" or "cache gc"`);
+  if (!explicit && words[0] === 'world') return err(`unknown world command "${words[1] ?? ''}": use "world serve" or "world train"`);
   const known = [...GLOBAL_OPTIONS, ...spec.options];
   const flags: Record<string, string | number | boolean> = {};
   const positionals: string[] = [];
