@@ -127,3 +127,17 @@ describe('small utilities', () => {
     expect(closest('zzz', ['winrates', 'report'])).toBeUndefined();
   });
 });
+
+describe('keyText', () => {
+  it('is byte-identical to the canonical JSON of the components', async () => {
+    const {keyText} = await import('../../src/fingerprint/key.js');
+    const h = (s: string): ContentHash => `xxh64:${s}` as ContentHash;
+    const cases: KeyComponents[] = [
+      {schema: KEY_SCHEMA, rule: {kind: 'command', text: 'cat $in > "$out"'}, params: 'null', inputs: {}, deps: {}, outputs: ['out/a']},
+      {schema: KEY_SCHEMA, rule: {kind: 'rule', id: 'r', code: 'c'}, params: '{"b":[1,"x"],"a":null}', inputs: {'z.txt': h('1'), 'a b.txt': h('2')},
+        deps: {'gold/B': h('3'), 'gold/A': h('4')}, outputs: ['o/1', 'o/dir/'], shards: 3, server: ['vllm', 'serve', '--port', '{port}']},
+      {schema: KEY_SCHEMA, rule: {kind: 'llm', id: 'judge', code: 'q"uote'}, params: '{}', inputs: {'ü.md': h('5')}, deps: {}, outputs: ['x'], models: {judge: 'gpt-4-0613', a: 'm'}},
+    ];
+    for (const c of cases) expect(keyText(c)).toBe(canonicalJson(c));
+  });
+});
