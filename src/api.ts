@@ -76,7 +76,7 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
   try {
     counts = await runBuild(ctx, selected.value, {...opts, llm});
   } finally {
-    runtime?.close();
+    await runtime?.close();
     ctx.state.save();
     rmSync(join(ctx.graph.root, '.stage', 'tmp'), {recursive: true, force: true});
   }

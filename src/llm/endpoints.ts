@@ -1,5 +1,6 @@
 import type {EndpointSettings, UserConfig} from '../config/settings.js';
 import {err, ok, type Result} from '../util/result.js';
+import {EMBEDDED_WORLD, embeddedWorldURL} from './embedded.js';
 import type {ModelDecl} from './types.js';
 
 /** Where and how a role is served, resolved from its declaration and the user's settings. */
@@ -18,7 +19,7 @@ export function endpointFor(decl: ModelDecl, config: UserConfig): Endpoint {
   const settings: EndpointSettings = {...e[decl.provider], ...e[decl.model], ...e[decl.role]};
   const where = decl.provider === 'azure'
     ? settings.azure ? `${settings.azure.endpoint} (deployment ${settings.azure.deployment})` : 'Azure (not configured)'
-    : settings.baseURL ?? decl.baseURL ?? (decl.provider === 'openai' ? 'https://api.openai.com/v1' : '(no base URL)');
+    : settings.baseURL ?? (decl.baseURL === EMBEDDED_WORLD ? 'the embedded model world' : decl.baseURL) ?? (decl.provider === 'openai' ? 'https://api.openai.com/v1' : '(no base URL)');
   return {decl, identity: `${decl.provider === 'openai-compatible' ? 'local' : 'openai'}:${decl.model}`, settings, where};
 }
 
@@ -51,7 +52,8 @@ export async function clientFor(ep: Endpoint, env: NodeJS.ProcessEnv): Promise<R
       return ok(new AzureOpenAI({apiKey, endpoint: az.endpoint, deployment: az.deployment, apiVersion: az.apiVersion, maxRetries: 0, timeout}));
     }
     case 'openai-compatible': {
-      const baseURL = ep.settings.baseURL ?? ep.decl.baseURL;
+      const declared = ep.settings.baseURL ?? ep.decl.baseURL;
+      const baseURL = declared === EMBEDDED_WORLD ? await embeddedWorldURL() : declared;
       if (!baseURL) return err(`${role} needs a base URL: set endpoints.${ep.decl.role}.baseURL in the user config`);
       // Local servers usually take no key; one named in the config must be there.
       if (ep.settings.apiKeyEnv && !apiKey) return err(`${role} needs an API key: set ${variable}`);

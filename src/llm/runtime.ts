@@ -7,6 +7,7 @@ import {ModelCaller} from './caller.js';
 import type {Endpoint} from './endpoints.js';
 import {unlimited, type RateGate} from './gate.js';
 import {CallMemo} from './memo.js';
+import {stopEmbeddedWorld} from './embedded.js';
 import type {ModelDecl} from './types.js';
 
 /** The model-call machinery of one build, made on first use: a build without API targets pays nothing for it. */
@@ -18,7 +19,7 @@ export interface LlmRuntime {
   readonly batch: BatchOptions;
   /** Set while an API target runs, so retries are reported against it. */
   current: {target: string} | undefined;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface RuntimeOptions {
@@ -44,7 +45,10 @@ export function createRuntime(o: RuntimeOptions): LlmRuntime {
       gateFor: o.gateFor ?? (() => unlimited),
       onRetry: (item, why, waitMs, attempt) => o.emit({type: 'llm-retry', target: runtime.current?.target ?? '', item, why, waitMs, attempt}),
     }),
-    close: () => memo.close(),
+    close: async () => {
+      memo.close();
+      await stopEmbeddedWorld();
+    },
   };
   return runtime;
 }

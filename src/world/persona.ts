@@ -35,7 +35,7 @@ export function drawPersona(rng: Rng): Persona {
   return {name, facts};
 }
 
-const PERSONA_NAME = /\bI'm (\p{Lu}[\p{L}'-]*(?: \p{Lu}[\p{L}'-]*)+)\./u;
+const PERSONA_NAME = /\bI'm\s+(\p{Lu}[\p{L}'-]*(?:\s+\p{Lu}[\p{L}'-]*)+)\./u;
 
 const SENTENCES = VALUES.map((value) => ({
   value,
@@ -59,7 +59,7 @@ export function parseFacts(text: string): Facts {
  * `I'm First Last.` and each attribute from its sentence. Undefined unless all are present.
  */
 export function parsePersona(text: string): Persona | undefined {
-  const name = PERSONA_NAME.exec(text)?.[1];
+  const name = PERSONA_NAME.exec(text)?.[1]?.replace(/\s+/g, ' ');
   const facts = parseFacts(text);
   if (name === undefined || ATTRIBUTES.some((a) => facts[a] === undefined)) return undefined;
   return {name, facts: facts as Record<Attribute, AttributeValue>};

@@ -72,11 +72,11 @@ export function findTask(text: string): Task | undefined {
   return findTaskMentions(text)[0]?.task;
 }
 
-const NAME = /(?:\bI'm|\bI am|\b[Mm]y name is)\s+(\p{Lu}[\p{L}'-]*(?:\s+\p{Lu}[\p{L}'-]*){0,2})/u;
+const NAME = /(?:\bI'm|\bI am|\b[Mm]y name is)[ \t]+(\p{Lu}[\p{L}'-]*(?:[ \t]+\p{Lu}[\p{L}'-]*){0,2})/u;
 
 /** The user's name as introduced by `I'm Maya Chen.` or `My name is Maya Chen.` */
 export function findName(text: string): string | undefined {
-  return NAME.exec(text)?.[1];
+  return NAME.exec(text)?.[1]?.replace(/\s+/g, ' ');
 }
 
 /** A sentence of a text, with its position. */

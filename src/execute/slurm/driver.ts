@@ -178,10 +178,12 @@ class SlurmDriver {
         const attempts = this.#attempts.get(e.index) ?? NO_ATTEMPTS;
         const decision = retryDecision(endOf(e.ending), attempts, this.#r.request?.retries ?? 0);
         if (decision === 'give-up') return stop(this.#failureOf(e));
+        const failure = this.#failureOf(e);
         this.#attempts.set(e.index, decision === 'automatic'
           ? {...attempts, automatic: attempts.automatic + 1}
           : {...attempts, resubmits: attempts.resubmits + 1});
-        this.#r.emit({type: 'warning', target: this.#r.target, message: `${this.#failureOf(e).message}; submitting ${this.#sharded ? `shard ${e.index}` : 'it'} again${decision === 'automatic' ? ' (the cluster was at fault: this retry is free)' : ''}`});
+        const why = decision === 'automatic' ? 'the cluster was at fault, so this retry is free' : `retry ${attempts.resubmits + 1} of ${this.#r.request?.retries ?? 0}`;
+        this.#r.emit({type: 'warning', target: this.#r.target, message: `SLURM job ${failure.jobId ?? '?'} ${failure.message} [${failure.state}]; submitting ${this.#sharded ? `shard ${e.index}` : 'it'} again (${why})`});
         again.push(e.index);
       }
       this.#dropFinished();

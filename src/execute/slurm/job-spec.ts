@@ -40,18 +40,26 @@ export interface JobSpecInput {
 }
 
 /**
- * The spec of one submission. The command is `stage exec <target> --key K --staging DIR`, plus
- * `--shard $SLURM_ARRAY_TASK_ID` for arrays; the rule's own log goes to the job's output
- * (`--log /dev/stdout`), which is opened in append mode so the job script, stage exec and the
- * rule never overwrite each other's lines.
+ * Runs the rest of its arguments with `--log <logs>/<job>[_<task>].rule.log` added: the rule's own
+ * log, one per task and attempt, next to SLURM's output file of that task. (The path needs the
+ * job and task ids, which only the shell on the node knows.) Outside SLURM the job is "local".
+ */
+const WITH_RULE_LOG = 'logs=$1; shift; exec "$@" --log "$logs/${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-local}}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}.rule.log"';
+
+/**
+ * The spec of one submission. The command is `stage exec <target> --key K --staging DIR` (plus
+ * `--shard $SLURM_ARRAY_TASK_ID` for arrays), started through a one-line shell that adds the
+ * rule's log file. When the rule fails, stage exec prints the failure and the end of that log,
+ * so SLURM's output file ends with what went wrong. The output file is opened in append mode:
+ * a requeued job adds to it rather than wiping the first attempt's lines.
  */
 export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
   const sharded = input.shards > 1;
   const site = input.settings ?? {};
   const command = [
+    'bash', '-c', WITH_RULE_LOG, 'stage-exec', input.layout.logs,
     input.nodeBinary ?? process.execPath, STAGE_CLI, 'exec', input.target,
-    '--key', input.key, '--staging', input.staging, '--log', '/dev/stdout',
-    '--cache-dir', input.cacheDir, '-f', input.stagefile,
+    '--key', input.key, '--staging', input.staging, '--cache-dir', input.cacheDir, '-f', input.stagefile,
     ...(input.profile !== undefined ? ['--profile', input.profile] : []),
   ];
   const server = input.server;
@@ -62,7 +70,7 @@ export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
     resources: resourcesOf(input.request),
     site: {
       partition: site.partition, account: site.account, qos: site.qos, constraint: site.constraint,
-      // Last, so a site default cannot turn it off: see the comment above.
+      // Last, so a site option cannot turn it off: see above.
       extraOptions: [...(site.extraOptions ?? []), '--open-mode=append'],
     },
     array: sharded ? {indices: input.indices, maxParallel: input.request?.maxParallel} : undefined,

@@ -51,8 +51,8 @@ export async function runJobScriptLocally(request: JobRequest): Promise<JobResul
       if (failure) return {failure, cost: null};
     }
   } finally {
-    // The model server's log is the one thing here worth keeping: it goes into the target's log.
-    appendJobLogs(layout.logs, ['server'], request.log);
+    // The rule's and the model server's logs go into the target's log; the rest is scratch.
+    appendJobLogs(layout.logs, ['local', 'server'], request.log);
     rmSync(layout.dir, {recursive: true, force: true});
   }
   if (!sharded) return {failure: undefined, cost: null};

@@ -69,7 +69,7 @@ export function stateWord(ending: ShardEnding): string {
 /** A sentence about the ending, starting after "SLURM job <id>". */
 export function endingMessage(ending: ShardEnding, c: ShardContext): string {
   const who = c.sharded ? `(shard ${c.index}) ` : '';
-  const tries = c.submissions > 1 ? ` (after ${c.submissions} submissions)` : '';
+  const tries = c.submissions > 1 ? `, submitted ${c.submissions} times` : '';
   switch (ending.kind) {
     case 'exit':
       return `${who}failed with exit status ${ending.status}${tries}: ${explainExit(ending.status)}`;
@@ -80,13 +80,23 @@ export function endingMessage(ending: ShardEnding, c: ShardContext): string {
       return `${who}is unknown to SLURM and left no exit marker${tries}: it was purged or lost before it finished`;
     case 'state': {
       const s = ending.state;
-      let extra = '';
-      if (s.kind === 'timeout') extra = c.request?.time !== undefined ? ` (limit ${c.request.time})` : ' (the partition\'s default limit)';
-      else if (s.kind === 'out-of-memory') extra = c.request?.mem !== undefined ? ` (asked for ${c.request.mem})` : ' (no memory was requested: set slurm.mem)';
-      else if (s.kind === 'failed' && s.exitCode !== null && s.exitCode !== 0 && (s.signal === null || s.signal === 0)) {
-        return `${who}failed with exit status ${s.exitCode}${tries}: ${explainExit(s.exitCode)}`;
+      switch (s.kind) {
+        case 'timeout':
+          return `${who}ran out of time and was stopped by SLURM (time limit ${c.request?.time ?? "the partition's default"})${tries}: raise slurm.time`;
+        case 'out-of-memory':
+          return `${who}used more memory than it asked for and was killed (${c.request?.mem !== undefined ? `mem ${c.request.mem}` : 'no slurm.mem set'})${tries}: raise slurm.mem`;
+        case 'node-fail':
+          return `${who}lost its node (the node failed)${tries}`;
+        case 'preempted':
+          return `${who}was preempted by a higher-priority job and not requeued${tries}`;
+        case 'failed':
+          if (s.exitCode !== null && s.exitCode !== 0 && (s.signal === null || s.signal === 0)) {
+            return `${who}failed with exit status ${s.exitCode}${tries}: ${explainExit(s.exitCode)}`;
+          }
+          return `${who}${explainState(s)}${tries}`;
+        default:
+          return `${who}${explainState(s)}${tries}`;
       }
-      return `${who}${explainState(s)}${extra}${tries}`;
     }
     default:
       return unreachable(ending);

@@ -73,7 +73,13 @@ export async function runBatches(job: BatchJob, s: BatchServices): Promise<numbe
   const unsent = [...pending.entries()].filter(([key]) => !covered.has(key));
   for (const [role, calls] of groupBy(unsent, ([, p]) => p.spec.role)) {
     const client = await s.caller.clientFor(role);
-    for (const o of await retrying('looking for batches of an interrupted build', job.signal, () => findOrphans(client, job.actionKey, new Set(state.batches.map((b) => b.id)), job.signal))) {
+    const orphans = await retrying('looking for batches of an interrupted build', job.signal, () => findOrphans(client, job.actionKey, new Set(state.batches.map((b) => b.id)), job.signal))
+      .catch((e: unknown) => {
+        // No Batch API here: there are no orphans, and the submission below falls back to real time.
+        if (e instanceof NoBatchApi) return [];
+        throw e;
+      });
+    for (const o of orphans) {
       const record: BatchRecord = {id: o.batchId, inputFileId: o.inputFileId, role, customIds: o.customIds.filter((id) => pending.has(id))};
       if (record.customIds.length === 0) continue;
       state.add(record);

@@ -16,14 +16,15 @@ import type {Role} from './types.js';
 export const TIE_PREFERS_A = 0.65;
 
 interface Label {
-  readonly letter: 'A' | 'B';
+  /** `close` for a closing tag: it ends a response's text but starts none. */
+  readonly letter: 'A' | 'B' | 'close';
   readonly start: number;
   readonly end: number;
 }
 
-// `Response A`, `Answer (B)`, `Assistant A`, `<response_a>`; the letter must be a capital unless
-// it follows an underscore, so prose like "answer a question" is not a label.
-const LABEL = /(?<![\p{L}])(?:[Rr]esponse|RESPONSE|[Aa]nswer|ANSWER|[Aa]ssistant|ASSISTANT)(?:[ _-]?\(?([AB])\)?|_([ab]))(?![\p{L}\p{N}])/gu;
+// `Response A`, `Answer (B)`, `Assistant A`, `<response_a>` and its closing tag; the letter must
+// be a capital unless it follows an underscore, so "answer a question" is no label.
+const LABEL = /(?<![\p{L}])(\/)?(?:[Rr]esponse|RESPONSE|[Aa]nswer|ANSWER|[Aa]ssistant|ASSISTANT)(?:[ _-]?\(?([AB])\)?|_([ab]))(?![\p{L}\p{N}])/gu;
 
 /**
  * The texts of response A and response B. Each label's text runs to the next label; of all
@@ -32,9 +33,11 @@ const LABEL = /(?<![\p{L}])(?:[Rr]esponse|RESPONSE|[Aa]nswer|ANSWER|[Aa]ssistant
  */
 export function findResponses(text: string): {a: string; b: string} | undefined {
   const labels: Label[] = [...text.matchAll(LABEL)].map((m) => ({
-    letter: (m[1] ?? m[2] ?? 'A').toUpperCase() as 'A' | 'B', start: m.index, end: m.index + m[0].length,
+    letter: m[1] ? 'close' : ((m[2] ?? m[3] ?? 'A').toUpperCase() as 'A' | 'B'), start: m.index, end: m.index + m[0].length,
   }));
-  const body = (i: number): string => text.slice(labels[i]!.end, labels[i + 1]?.start ?? text.length);
+  // A label's text, without the punctuation and markup around labels (`:`, `**`, `>`, `</`).
+  const body = (i: number): string => text.slice(labels[i]!.end, labels[i + 1]?.start ?? text.length)
+    .replace(/^[\s:>\]*)#-]+/, '').replace(/[\s<\/\[*#(]+$/, '');
   let best: {a: string; b: string; score: number} | undefined;
   labels.forEach((la, i) => {
     if (la.letter !== 'A') return;
@@ -42,7 +45,7 @@ export function findResponses(text: string): {a: string; b: string} | undefined 
       if (labels[j]!.letter !== 'B') continue;
       const a = body(i);
       const b = body(j);
-      const score = Math.min(a.trim().length, b.trim().length);
+      const score = Math.min(a.length, b.length);
       if (!best || score > best.score) best = {a, b, score};
     }
   });
