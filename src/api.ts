@@ -74,7 +74,8 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
     env: opts.env ?? process.env, emit: opts.emit, forceBatch: opts.batch === true,
   }));
   try {
-    counts = await runBuild(ctx, selected.value, {...opts, llm});
+    const named = opts.targets.length > 0 ? matchTargets(ctx.graph, opts.targets) : ok([]);
+    counts = await runBuild(ctx, selected.value, {...opts, llm, requested: new Set(named.ok ? named.value : [])});
   } finally {
     await runtime?.close();
     ctx.state.save();

@@ -46,14 +46,14 @@ export function driftedInput(ctx: BuildContext, inputs: readonly string[]): stri
  * them in the workspace. The action entry is written only after every blob is in place, so an
  * interrupted commit leaves at worst unreferenced blobs, never an entry that points at nothing.
  */
-export function commitRun(ctx: BuildContext, node: Node, key: ActionKey, components: KeyComponents, staging: string, files: readonly string[], durationMs: number, cost: CostRecord | null): ActionEntry {
+export function commitRun(ctx: BuildContext, node: Node, key: ActionKey, components: KeyComponents, staging: string, files: readonly string[], durationMs: number, cost: CostRecord | null, reports: readonly string[] = []): ActionEntry {
   const stored = files.map((rel) => {
     const {hash, size} = ctx.store.putFile(join(staging, rel));
     return [rel, hash, size] as const;
   });
   const entry: ActionEntry = {
     version: 1, key, target: node.id, files: stored, digest: digestOf(stored),
-    producer: producer(STAGE_VERSION), durationMs, cost, components,
+    producer: producer(STAGE_VERSION), durationMs, cost, components, ...(reports.length > 0 ? {reports} : {}),
   };
   ctx.store.writeAction(entry);
   materialize(ctx, node, entry);

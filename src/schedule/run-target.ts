@@ -40,13 +40,17 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
   }
   opts.emit({type: 'target-started', target: node.id, key: d.key, reason: d.reasons.join('; ')});
   const started = performance.now();
+  const reports: string[] = [];
   const prevDigest = ctx.state.target(node.id)?.digest;
   try {
     const job = {
       target: node.id, key: d.key, root, params: JSON.parse(node.params) as unknown,
       inputs: d.inputs.map((p) => join(root, p)), deps: depFiles,
       outs: node.outputs.map((o) => join(staging, o.path)), log, signal: opts.signal,
-      report: (text: string) => opts.emit({type: 'target-report', target: node.id, text}),
+      report: (text: string) => {
+        reports.push(text);
+        opts.emit({type: 'target-report', target: node.id, text});
+      },
     };
     const {failure, cost} = await produce(ctx, node, job, staging, opts);
     if (failure) {
@@ -79,7 +83,7 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
       return undefined;
     }
     const durationMs = Math.round(performance.now() - started);
-    const entry = commitRun(ctx, node, d.key, d.components, staging, staged.files, durationMs, cost);
+    const entry = commitRun(ctx, node, d.key, d.components, staging, staged.files, durationMs, cost, reports);
     counts.ran++;
     opts.emit({type: 'target-succeeded', target: node.id, key: d.key, durationMs, outputChanged: entry.digest !== prevDigest});
     return entry.digest;

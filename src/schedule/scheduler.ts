@@ -1,5 +1,5 @@
 import type {BuildCounts, Event, Failure} from '../event.js';
-import type {ContentHash} from '../ids.js';
+import type {ActionKey, ContentHash} from '../ids.js';
 import type {Node} from '../graph/graph.js';
 import type {LlmRuntime} from '../llm/runtime.js';
 import {MaxHeap} from '../util/heap.js';
@@ -17,6 +17,8 @@ export interface ScheduleOptions {
   readonly emit: (e: Event) => void;
   /** The model-call runtime, created on first use by an API target. */
   readonly llm: () => LlmRuntime;
+  /** Targets named on the command line: a reused result of theirs shows its report lines again. */
+  readonly requested?: ReadonlySet<number>;
 }
 
 type Work = {node: Node; decision: Extract<Decision, {kind: 'restore' | 'run'}>};
@@ -82,6 +84,7 @@ export async function runBuild(ctx: BuildContext, selected: readonly number[], o
         case 'fresh':
           counts.fresh++;
           opts.emit({type: 'target-fresh', target: node.id});
+          if (opts.requested?.has(i)) replayReports(ctx, node, decision.key, opts);
           complete(i, decision.digest);
           break;
         case 'missing-input':
@@ -160,6 +163,7 @@ async function execute(ctx: BuildContext, work: Work, opts: ScheduleOptions, cou
         materialize(ctx, node, decision.entry);
         counts.restored++;
         opts.emit({type: 'target-restored', target: node.id, key: decision.key});
+        for (const text of opts.requested?.has(node.index) ? decision.entry.reports ?? [] : []) opts.emit({type: 'target-report', target: node.id, text});
         return decision.entry.digest;
       }
       emitInfo(`stored output ${bad.path} of ${node.id} is ${bad.problem}; it was removed and the target is rebuilt`);
@@ -171,4 +175,11 @@ async function execute(ctx: BuildContext, work: Work, opts: ScheduleOptions, cou
     opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'exception', message: messageOf(e), stack: e instanceof Error ? e.stack ?? '' : '', log: ''}});
     return undefined;
   }
+}
+
+/** Shows again what a requested target reported when it was built (its win rates, say). */
+function replayReports(ctx: BuildContext, node: Node, key: ActionKey, opts: ScheduleOptions): void {
+  const found = ctx.store.readAction(key);
+  if (found.kind !== 'hit') return;
+  for (const text of found.entry.reports ?? []) opts.emit({type: 'target-report', target: node.id, text});
 }

@@ -37,6 +37,8 @@ export interface ActionEntry {
   readonly cost: CostRecord | null;
   /** The key's parts, kept so `stage why` can say what changed. */
   readonly components: KeyComponents;
+  /** Lines the rule reported (`ctx.report`), shown again when the result is reused. */
+  readonly reports?: readonly string[];
 }
 
 /**
