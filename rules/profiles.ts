@@ -114,3 +114,13 @@ export const demo: Profile = {
   concurrency: 16,
   shards: 1,
 };
+
+/** The demo loop at its smallest, for tests: every target, a few items each. */
+export const tiny: Profile = {
+  ...demo,
+  name: 'tiny',
+  rows: {A: [0, 4], B: [12, 16], test: [24, 30]},
+  personas: {A: 3, B: 3, test: 4},
+  samples: 4,
+  winratePerGroup: 6,
+};

@@ -1,5 +1,5 @@
 import {existsSync, readFileSync, statSync} from 'node:fs';
-import {SourceMap} from 'node:module';
+import {isBuiltin, SourceMap} from 'node:module';
 import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {hashFile, hashText} from '../fingerprint/hasher.js';
@@ -103,6 +103,16 @@ async function compile(file: string, root: string, dir: string): Promise<Result<
         setup(b: import('esbuild').PluginBuild) {
           // The Stagefile's `import ... from 'stage'` must reach this very engine instance.
           b.onResolve({filter: /^stage$/}, () => ({path: ENGINE_ENTRY, external: true}));
+          // A package the workspace does not have comes from the engine's own dependencies
+          // (openai, execa…), so a pipeline needs no install of its own to use them.
+          b.onResolve({filter: /^[^./]/}, (args) => {
+            if (args.path.startsWith('node:') || isBuiltin(args.path) || hasPackage(root, args.path)) return {path: args.path, external: true};
+            try {
+              return {path: fileURLToPath(import.meta.resolve(args.path)), external: true};
+            } catch {
+              return {path: args.path, external: true};
+            }
+          });
         },
       }],
     });
@@ -165,5 +175,15 @@ export function findStagefile(from: string, explicit?: string): string | undefin
     const f = join(d, 'Stagefile.ts');
     if (existsSync(f)) return f;
     if (dirname(d) === d) return undefined;
+  }
+}
+
+/** Whether `node_modules/<package>` exists in the workspace or a directory above it. */
+function hasPackage(root: string, specifier: string): boolean {
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  for (let d = root; ; d = dirname(d)) {
+    if (existsSync(join(d, 'node_modules', name, 'package.json'))) return true;
+    if (dirname(d) === d) return false;
   }
 }
