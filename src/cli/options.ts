@@ -75,7 +75,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       {name: 'base', type: 'string', describe: 'the policy to start from: m0, a policy file or a checkpoint directory'},
       {name: 'out', type: 'string', describe: 'the checkpoint directory to write (policy.json, config.json)'},
       {name: 'lr', type: 'string', describe: 'step size (default 1)'},
-      {name: 'epochs', type: 'number', describe: 'full-batch steps (default 50)'}],
+      {name: 'epochs', type: 'number', describe: 'passes over the data, one step per question in each (default 1)'}],
     examples: [['stage world train --data sft/m0-A.jsonl --base m0 --out ckpt/m1', 'train m1 from m0\'s kept conversations']]},
 ];
 

@@ -3,8 +3,9 @@
  * checkpoint to the same data in the paper profile. Each question an example's assistant asked
  * is one observed decision: in this domain, with these attributes still uncovered, it asked
  * about this one. The fit is softmax regression on those decisions (the questioner's own
- * sampling model) by full-batch gradient ascent from the base policy, so the result depends
- * only on the data, the base and the hyperparameters.
+ * sampling model) by gradient ascent from the base policy. As in SFT, an epoch is one step per
+ * training decision; unlike SGD, every step uses the domain's whole mean gradient, so the
+ * result depends only on the data, the base and the hyperparameters, never on example order.
  */
 import {ATTRIBUTES, type Attribute} from './attributes.js';
 import {allText, coveredAttributes, questionsIn, type Message} from './conversation.js';
@@ -14,13 +15,14 @@ import {findTask} from './recognise.js';
 import {DOMAINS, type Domain} from './tasks.js';
 
 export interface TrainOptions {
-  /** Step size of each full-batch gradient step on the mean log-likelihood per domain. */
+  /** Step size of each gradient step on a domain's mean log-likelihood. */
   readonly lr: number;
-  /** Number of full-batch steps. */
+  /** Passes over the data: a domain with k decisions takes k steps per epoch. */
   readonly epochs: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {lr: 1, epochs: 50};
+/** What the demo profile uses: one epoch, as in the paper, at a step size that suits the world. */
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {lr: 1, epochs: 1};
 
 /** One question asked in an example. */
 export interface Decision {
@@ -66,13 +68,21 @@ export function trainPolicy(base: Policy, examples: readonly (readonly Message[]
     const data = all.filter((d) => d.domain === domain);
     if (data.length === 0) continue;
     counts[domain] = data.length;
+    // Identical decisions contribute identical gradients: fit on distinct ones with weights.
+    const groups = new Map<string, {open: readonly Attribute[]; chosen: Attribute; weight: number}>();
+    for (const d of data) {
+      const key = `${d.open.join(',')}>${d.chosen}`;
+      const g = groups.get(key);
+      if (g) g.weight++;
+      else groups.set(key, {open: d.open, chosen: d.chosen, weight: 1});
+    }
     const logits = logitsFor(base, domain);
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
+    for (let step = 0; step < options.epochs * data.length; step++) {
       const grad = Object.fromEntries(ATTRIBUTES.map((a) => [a, 0])) as Record<Attribute, number>;
-      for (const d of data) {
-        const p = softmax(d.open.map((a) => logits[a]));
-        d.open.forEach((a, i) => (grad[a] -= p[i]!));
-        grad[d.chosen] += 1;
+      for (const g of groups.values()) {
+        const p = softmax(g.open.map((a) => logits[a]));
+        g.open.forEach((a, i) => (grad[a] -= g.weight * p[i]!));
+        grad[g.chosen] += g.weight;
       }
       for (const a of ATTRIBUTES) logits[a] += (options.lr * grad[a]) / data.length;
     }
