@@ -22,6 +22,7 @@ interface FinetuneParams {
   base: string;
   data: string;
   hyper: SftHyper;
+  trainerVersion: string | null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type {ServerSpec, SlurmRequest} from 'stage';
+import {worldFingerprint, type ServerSpec, type SlurmRequest} from 'stage';
 import type {SftHyper} from './finetune.js';
 import type {Sampling} from './simulate.js';
 
@@ -31,6 +31,8 @@ export interface Profile {
   readonly answerer: (checkpoint: string | undefined) => Sampling;
   readonly trainer: 'trl' | 'world';
   readonly base: string;
+  /** The trainer's own version where the pipeline cannot see its code (the world's trainer). */
+  readonly trainerVersion?: string;
   readonly hyper: SftHyper;
   readonly concurrency: number;
   readonly shards: number;
@@ -77,6 +79,9 @@ export const paper: Profile = {
   shards: 4,
 };
 
+// The world's code is part of its models' identity: a change to it is a new model snapshot.
+const WORLD = worldFingerprint();
+
 export const demo: Profile = {
   name: 'demo',
   source: 'data/demo/tasks.jsonl',
@@ -86,9 +91,9 @@ export const demo: Profile = {
   maxRounds: 3,
   winratePerGroup: 12,
   apiModels: {
-    'persona-writer': {provider: 'openai-compatible', model: 'world-persona-writer', baseURL: 'embedded:world'},
-    oracle: {provider: 'openai-compatible', model: 'world-oracle', baseURL: 'embedded:world'},
-    judge: {provider: 'openai-compatible', model: 'world-judge', baseURL: 'embedded:world'},
+    'persona-writer': {provider: 'openai-compatible', model: `world-persona-writer@${WORLD}`, baseURL: 'embedded:world'},
+    oracle: {provider: 'openai-compatible', model: `world-oracle@${WORLD}`, baseURL: 'embedded:world'},
+    judge: {provider: 'openai-compatible', model: `world-judge@${WORLD}`, baseURL: 'embedded:world'},
   },
   executor: 'local',
   gpu: {
@@ -104,12 +109,13 @@ export const demo: Profile = {
     command: [process.execPath, STAGE, 'world', 'serve', '--port', '{port}', ...(checkpoint ? ['--policy', `${checkpoint}/policy.json`] : [])],
     urlEnv: 'STAGE_MODEL_URL', urlPath: '/v1', startupTimeoutSeconds: 60,
   }),
-  questioner: () => ({model: 'world-questioner', temperature: 0.9, top_p: 0.9, max_tokens: 700}),
-  roleplayer: {model: 'world-roleplayer', temperature: 0, top_p: 1, max_tokens: 700},
-  scorerModel: 'world-scorer',
-  answerer: () => ({model: 'world-answerer', temperature: 0, top_p: 1, max_tokens: 700}),
+  questioner: () => ({model: `world-questioner@${WORLD}`, temperature: 0.9, top_p: 0.9, max_tokens: 700}),
+  roleplayer: {model: `world-roleplayer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700},
+  scorerModel: `world-scorer@${WORLD}`,
+  answerer: () => ({model: `world-answerer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700}),
   trainer: 'world',
   base: 'm0',
+  trainerVersion: WORLD,
   hyper: {...PAPER_HYPER, learningRate: 1, epochs: 1},
   concurrency: 16,
   shards: 1,
