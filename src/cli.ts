@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events';
 import {availableParallelism} from 'node:os';
 import {renderHelp} from './cli/help.js';
 import {parseArgv, type Options} from './cli/options.js';
@@ -28,6 +29,8 @@ export async function main(argv: readonly string[], streams: Streams = {out: pro
   }
   const logger: Logger = opts.flags['reporter'] === 'json' ? new JsonLogger(streams) : new HumanLogger(streams);
   const controller = new AbortController();
+  // Every running rule and in-flight model call listens on this one signal.
+  setMaxListeners(0, controller.signal);
   let interrupts = 0;
   const onSignal = (): void => {
     // The first Ctrl-C stops cleanly (children terminated, nothing partial stored); a second

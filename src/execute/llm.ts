@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events';
 import type {LlmRule} from '../config/define.js';
 import type {Event, Failure} from '../event.js';
 import {runBatches} from '../llm/batch/executor.js';
@@ -42,6 +43,7 @@ export async function runLlm(job: Omit<LocalJob, 'run'> & {readonly key: string}
     return {failure: {kind: 'exception', message: `listing the calls of ${rule.id}: ${messageOf(e)}`, stack: e instanceof Error ? e.stack ?? '' : '', log: job.log}, cost: cost()};
   }
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
   const onAbort = (): void => stop.abort();
   job.signal.addEventListener('abort', onAbort, {once: true});
   const results: CallResult[] = new Array<CallResult>(specs.length);

@@ -12,6 +12,11 @@ function copyPipeline(rig: Rig): void {
   for (const part of ['Stagefile.ts', 'rules', 'prompts', 'schemas', 'data']) cpSync(join(REPO, part), join(rig.dir, part), {recursive: true});
 }
 
+/** The failures of a run, for assertion messages. */
+function failures(events: readonly Event[]): string {
+  return JSON.stringify(events.filter((e) => e.type === 'target-failed' || e.type === 'diagnostic'));
+}
+
 function reports(events: readonly Event[]): string {
   return events.flatMap((e) => (e.type === 'target-report' ? [e.text] : [])).join('\n');
 }
@@ -20,7 +25,7 @@ describe('STaR-GATE on the embedded model world (profile tiny)', () => {
   test('builds winrates end to end; a rebuild is all hits; prompt and parameter edits re-run exactly what they touch', async ({rig}) => {
     copyPipeline(rig);
     const first = await rig.run(['build', 'winrates', '--profile', 'tiny']);
-    expect(first.code, first.stderr).toBe(0);
+    expect(first.code, failures(first.events)).toBe(0);
     const all = namesOf(first.events, 'target-succeeded');
     expect(all).toContain('model/m3');
     expect(all).toContain('judgments/m3');
@@ -43,7 +48,7 @@ describe('STaR-GATE on the embedded model world (profile tiny)', () => {
     expect(planned.targets.every((e) => e.action === 'fresh')).toBe(true);
     rig.write({'Stagefile.ts': rig.read('Stagefile.ts').replace('seed: 1000 + SPLITS.indexOf(s)', 'seed: 2000 + SPLITS.indexOf(s)')});
     const edited = await rig.run(['build', 'winrates', '--profile', 'tiny']);
-    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.code, failures(edited.events)).toBe(0);
     const ran = namesOf(edited.events, 'target-succeeded');
     const expected = all.filter((t) => !t.startsWith('tasks/')).sort();
     expect(ran).toEqual(expected);

@@ -31,7 +31,7 @@ import {cancelJobs, runSlurmCommand} from './commands.js';
 import type {SlurmJobId} from './ids.js';
 import {jobLayout, markerOf, readJobRecord, readMarker, removeJobRecord, taskLogPath, writeJobRecord, type JobLayout, type JobRecord} from './job-dir.js';
 import {buildJobSpec} from './job-spec.js';
-import {shardFailure, submitFailure, type ShardEnding} from './outcome.js';
+import {EXEC_REFUSED_EXIT, shardFailure, submitFailure, type ShardEnding} from './outcome.js';
 import {
   classifySubmitError, jobName, markerCheckMs, NO_ATTEMPTS, parseTaskRange, pollDelayMs, pollTiming, retryDecision,
   SUBMIT_ATTEMPTS, submitErrorText, submitRetryDelayMs, summarizeStates, type PollTiming, type ShardAttempts, type ShardEnd,
@@ -176,7 +176,9 @@ class SlurmDriver {
       const again: number[] = [];
       for (const e of ended) {
         const attempts = this.#attempts.get(e.index) ?? NO_ATTEMPTS;
-        const decision = retryDecision(endOf(e.ending), attempts, this.#r.request?.retries ?? 0);
+        // stage exec refusing a stale key would refuse again: no retry can help, only a new build.
+        const refused = e.ending.kind === 'exit' && e.ending.status === EXEC_REFUSED_EXIT;
+        const decision = refused ? 'give-up' : retryDecision(endOf(e.ending), attempts, this.#r.request?.retries ?? 0);
         if (decision === 'give-up') return stop(this.#failureOf(e));
         const failure = this.#failureOf(e);
         this.#attempts.set(e.index, decision === 'automatic'
