@@ -15,6 +15,8 @@ export interface EndpointSettings {
   readonly azure?: {readonly endpoint: string; readonly deployment: string; readonly apiVersion: string};
   readonly rpm?: number;
   readonly tpm?: number;
+  /** The window the limits are counted over (default one minute). */
+  readonly windowMs?: number;
   /** Calls in flight at once for this endpoint. */
   readonly concurrency?: number;
   readonly timeoutMs?: number;

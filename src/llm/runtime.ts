@@ -6,6 +6,7 @@ import {batchStateDir} from './batch/state.js';
 import {ModelCaller} from './caller.js';
 import type {Endpoint} from './endpoints.js';
 import {unlimited, type RateGate} from './gate.js';
+import {limiterFor} from './limiter/index.js';
 import {CallMemo} from './memo.js';
 import {stopEmbeddedWorld} from './embedded.js';
 import type {ModelDecl} from './types.js';
@@ -42,7 +43,7 @@ export function createRuntime(o: RuntimeOptions): LlmRuntime {
     batch: {force: o.forceBatch === true, stateDir: batchStateDir(o.storeDir), config: o.settings.config, models: o.models},
     caller: new ModelCaller({
       models: o.models, memo, budget, config: o.settings.config, env: o.env,
-      gateFor: o.gateFor ?? (() => unlimited),
+      gateFor: o.gateFor ?? ((ep) => gateFor(ep, o.settings.config.limitsDir)),
       onRetry: (item, why, waitMs, attempt) => o.emit({type: 'llm-retry', target: runtime.current?.target ?? '', item, why, waitMs, attempt}),
     }),
     close: async () => {
@@ -51,4 +52,14 @@ export function createRuntime(o: RuntimeOptions): LlmRuntime {
     },
   };
   return runtime;
+}
+
+/**
+ * The rate gate of an endpoint: the limiter shared by every stage process on this machine when
+ * the user configured limits for it, else none (local servers usually have no limits).
+ */
+function gateFor(ep: Endpoint, dir: string | undefined): RateGate {
+  const {rpm, tpm, windowMs} = ep.settings;
+  if (rpm === undefined && tpm === undefined) return unlimited;
+  return limiterFor({id: ep.identity, ...(rpm !== undefined ? {rpm} : {}), ...(tpm !== undefined ? {tpm} : {}), ...(windowMs !== undefined ? {windowMs} : {}), ...(dir !== undefined ? {dir} : {})});
 }

@@ -55,7 +55,7 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
       if (failed) {
         // It cannot build until the cause is fixed; what its calls would cost is still worth showing.
         blockedBy.set(i, failed);
-        entries.push({target: node.id, action: 'error', reasons: [failed], ...withApi(await api(i, undefined))});
+        entries.push({target: node.id, action: 'error', reasons: [failed], ...withApi(await api(i, undefined)), ...withGpu(node)});
       } else entries.push({target: node.id, action: 'pending', reasons: waiting.map((w) => `dependency ${w} will run first`), ...withApi(await api(i, undefined)), ...withGpu(node)});
       continue;
     }
@@ -75,7 +75,7 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
         break;
       case 'missing-input':
         blockedBy.set(i, `input ${d.path} of ${node.id} does not exist`);
-        entries.push({target: node.id, action: 'error', reasons: [`input ${d.path} does not exist: provide it before building`], ...withApi(await api(i, undefined))});
+        entries.push({target: node.id, action: 'error', reasons: [`input ${d.path} does not exist: provide it before building`], ...withApi(await api(i, undefined)), ...withGpu(node)});
         break;
     }
   }

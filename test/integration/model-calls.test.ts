@@ -152,6 +152,28 @@ describe('plan shows what model calls would cost before anything is spent', () =
   });
 });
 
+describe('rate limits', () => {
+  test('two stage processes sharing one limit never exceed it, and no call fails', async ({rig}) => {
+    server.setLimits({rpm: 10, windowMs: 2000});
+    const other = new (await import('../util/rig.js')).Rig();
+    try {
+      for (const r of [rig, other]) {
+        r.write({'Stagefile.ts': stagefile(15), 'prompts/a.md': `Workspace ${r === rig ? 1 : 2}.`, 'prompts/b.md': 'Answer at length.'});
+      }
+      const limitsDir = join(rig.dir, '..', 'limits');
+      const env = (r: Rig): Record<string, string> => configure(r, {limitsDir}, {rpm: 10, windowMs: 2000});
+      const [a, b] = await Promise.all([rig.run(['build'], env(rig)), other.run(['build'], env(other))]);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      expect(server.stats.completed).toBe(30);
+      expect(server.stats.rateLimited).toBe(0);
+      expect(server.stats.maxAdmittedInWindow).toBeLessThanOrEqual(10);
+    } finally {
+      other.cleanup();
+    }
+  }, 120_000);
+});
+
 describe('failures are classified', () => {
   test('retryable faults are retried until answered', async ({rig}) => {
     setUp(rig, 6);

@@ -29,7 +29,12 @@ export interface LimiterOptions {
   readonly marginMs?: number | undefined;
   /** Starts this close together share one state entry; default window/100. */
   readonly bucketMs?: number | undefined;
-  /** Fraction of a limit that may start back to back before starts are paced; default 1/60. */
+  /**
+   * Fraction of a limit that may start back to back before starts are paced; default 1/60, since
+   * OpenAI says a per-minute limit may be enforced per second. More lets short batches finish
+   * sooner but is fragile: a burst's requests reach the server spread over time, and a spread
+   * beyond `marginMs` (which grows with the machine's load) means 429s. 1 turns pacing off.
+   */
   readonly burst?: number | undefined;
   /**
    * Give back the unused part of an estimate when a call reports its usage. Off by default:
