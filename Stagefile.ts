@@ -9,7 +9,7 @@ import {scoreLogprobs, topOne, type Condition} from './rules/logprobs.js';
 import {moderate} from './rules/moderation.js';
 import {extractNames} from './rules/names.js';
 import {writePersonas} from './rules/personas.js';
-import {demo, paper, tiny, type Profile, type Split} from './rules/profiles.js';
+import {demo, paper, tiny, tinySlurm, type Profile, type Split} from './rules/profiles.js';
 import {regularize} from './rules/regularizer.js';
 import {renderReport} from './rules/report.js';
 import {answerTest} from './rules/responses.js';
@@ -18,7 +18,7 @@ import {simulate} from './rules/simulate.js';
 import {extractTasks} from './rules/tasks.js';
 import {winrates} from './rules/winrates.js';
 
-const P = pick({paper, demo, tiny}, profile('demo'));
+const P = pick({paper, demo, tiny, 'tiny-slurm': tinySlurm}, profile('demo'));
 
 function pick(profiles: Record<string, Profile>, name: string): Profile {
   const p = profiles[name];

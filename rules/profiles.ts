@@ -130,3 +130,6 @@ export const tiny: Profile = {
   samples: 4,
   winratePerGroup: 6,
 };
+
+/** The tiny loop with every GPU step as a real SLURM job that starts the world inside the job. */
+export const tinySlurm: Profile = {...tiny, name: 'tiny-slurm', executor: 'slurm'};

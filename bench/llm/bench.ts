@@ -9,7 +9,7 @@
  *   (b) the same batch fired at once with the SDK's default retries, as the STaR-GATE scripts did;
  *   (c) two processes sharing one limit;
  *   (d) the limiter's own cost per acquire;
- *   (e) journal overhead: reserved, see JOURNAL_SECTION below.
+ *   (e) the per-call memo journal's cost per answer and its share of time at 200 calls/s.
  */
 import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -156,11 +156,51 @@ function simulated(): string[] {
 }
 
 /**
- * JOURNAL_SECTION: the journal-overhead benchmark of bench/llm goes here (to be added). It should
- * return Markdown lines; they are printed and written under "Journal overhead" in results.md.
+ * (e) The per-call memo's journal: what appending an answer costs (a JSON line with a checksum,
+ * written to the kernel before the call returns), expressed as the share of a process's time it
+ * takes at 200 calls/s, and what reloading a 25,500-answer memo costs a resumed build.
  */
 async function journalSection(): Promise<string[]> {
-  return ['_Not measured yet: the journal-overhead benchmark will be added here._'];
+  const {initHasher} = await import('../../src/fingerprint/hasher.js');
+  const {CallMemo} = await import('../../src/llm/memo.js');
+  await initHasher();
+  const dir = mkdtempSync(join(tmpdir(), 'stage-bench-memo-'));
+  try {
+    const answer = 'Since you follow a vegan diet and have a tight budget, here is what I would suggest. '.repeat(14);
+    const entry = (i: number) => ({
+      response: {model: 'gpt-4-0613', choices: [{index: 0, message: {content: `${answer}${i}`}, finish_reason: 'stop'}], usage: {prompt_tokens: 480, completion_tokens: 260}},
+      dollars: 0.03, time: new Date().toISOString(), via: 'realtime' as const,
+    });
+    const memo = new CallMemo(dir);
+    const n = 25_500;
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = entry(i);
+      const t = performance.now();
+      memo.put(`xxh64:${i.toString(16).padStart(16, '0')}` as never, e);
+      times.push(performance.now() - t);
+    }
+    memo.close();
+    times.sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / n;
+    const at = (q: number): number => times[Math.min(n - 1, Math.floor(q * n))]!;
+    const t0 = performance.now();
+    const reloaded = new CallMemo(dir);
+    const size = reloaded.size;
+    const reloadMs = performance.now() - t0;
+    const us = (ms: number): string => `${(ms * 1000).toFixed(0)} µs`;
+    return [
+      `${n} answers of about ${Buffer.byteLength(JSON.stringify(entry(0)))} bytes each, appended to one journal segment in ${dir.startsWith('/tmp') ? '/tmp' : tmpdir()}:`,
+      '',
+      '| append (mean) | p50 | p99 | share of time at 200 calls/s | reload of the whole memo |',
+      '|---|---|---|---|---|',
+      `| ${us(mean)} | ${us(at(0.5))} | ${us(at(0.99))} | ${(mean * 200 / 10).toFixed(2)}% | ${reloadMs.toFixed(0)} ms for ${size} answers |`,
+      '',
+      'The share is append time × 200 per second of wall time: what the journal takes from a process making 200 calls a second.',
+    ];
+  } finally {
+    rmSync(dir, {recursive: true, force: true});
+  }
 }
 
 async function main(): Promise<void> {

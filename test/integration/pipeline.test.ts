@@ -68,4 +68,15 @@ describe('STaR-GATE on the embedded model world (profile tiny)', () => {
     expect(text.stdout).toContain('model calls: 26,510 in all');
     expect(readFileSync(join(rig.dir, 'Stagefile.ts'), 'utf8')).toContain("profile('demo')");
   });
+
+  test.skipIf(!process.env['STAGE_TEST_SLURM'])('runs with every GPU step as a SLURM job on the local cluster', async ({rig}) => {
+    copyPipeline(rig);
+    const r = await rig.run(['build', 'winrates', '--profile', 'tiny-slurm', '-j', '4']);
+    expect(r.code, failures(r.events)).toBe(0);
+    const submitted = r.events.filter((e) => e.type === 'slurm-submitted').map((e) => (e as {target: string}).target);
+    for (const t of ['sim/m0/A', 'logprobs/m0/A', 'regularizer/m0/A', 'model/m1', 'sim/m3/test', 'responses/m3']) expect(submitted).toContain(t);
+    const summary = JSON.parse(rig.read('out/winrates.json')) as {models: Record<string, {overall: {wins: number; losses: number}}>};
+    expect(summary.models['m3']!.overall.wins + summary.models['m3']!.overall.losses).toBeGreaterThan(0);
+    expect(namesOf((await rig.run(['build', 'winrates', '--profile', 'tiny-slurm'])).events, 'target-succeeded')).toEqual([]);
+  }, 900_000);
 });
