@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Turns the hyperfine exports of run.sh into one Markdown report (printed and written to a file).
+//
+// Usage: node report.mjs --meta meta.tsv --out results.md [--profile summary.md] noop.json snakemake.json compile.json
+//   meta.tsv: "key<TAB>value" lines (machine, versions, first-build times, peak RSS "rss:<name>").
+import {readFileSync, writeFileSync} from 'node:fs';
+
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args.splice(i, 2)[1];
+};
+const metaPath = opt('--meta');
+const outPath = opt('--out');
+const profilePath = opt('--profile');
+const meta = new Map(
+  (metaPath ? readFileSync(metaPath, 'utf8') : '').split('\n').filter(Boolean).map((l) => {
+    const tab = l.indexOf('\t');
+    return [l.slice(0, tab), l.slice(tab + 1)];
+  }),
+);
+
+const results = new Map();
+for (const f of args) for (const r of JSON.parse(readFileSync(f, 'utf8')).results) results.set(r.command, r);
+const get = (name) => {
+  const r = results.get(name);
+  if (!r) throw new Error(`no hyperfine result named "${name}" (have: ${[...results.keys()].join(', ')})`);
+  return r;
+};
+
+const ms = (s) => s * 1000;
+const fmt = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`);
+const meanSd = (r) => (ms(r.mean) >= 1000
+  ? `${(r.mean).toFixed(2)} ± ${(r.stddev ?? 0).toFixed(2)} s`
+  : `${ms(r.mean).toFixed(1)} ± ${ms(r.stddev ?? 0).toFixed(1)} ms`);
+const ratio = (a, b) => {
+  const x = a / b;
+  return x >= 10 ? `${x.toFixed(0)}×` : x >= 1 ? `${x.toFixed(2)}×` : `${x.toFixed(3)}×`;
+};
+
+const STAGE = 'stage build';
+const rows = [
+  ['ninja -j2', 'Ninja, real no-op build'],
+  ['make -q', 'GNU make, question mode (exit status only)'],
+  ['make -j2', 'GNU make, real no-op build'],
+  ['snakemake --cores 2', 'Snakemake, real no-op build (separate hyperfine run, fewer runs)'],
+  [STAGE, 'stage, 10k DAG, human reporter, -j 2'],
+  ['floor (Node stat of 11k files)', 'floor.mjs: read JSON state + statSync 11k files'],
+  ['node -e 0', 'bare Node start'],
+  ['stage build (examples/hello)', 'stage, the repository example (4 targets)'],
+];
+const stage = get(STAGE);
+const lines = [];
+lines.push(`## No-op build, 10k-target layered DAG (1,000 sources, 10 layers × 1,000 targets, fan-in 2)`, '');
+if (meta.size > 0) {
+  lines.push(`${meta.get('date') ?? ''} · ${meta.get('machine') ?? ''} · ${meta.get('versions') ?? ''}`, '');
+}
+lines.push('| tool | mean ± σ | min | median | peak RSS | stage ÷ tool (mean) | stage ÷ tool (min) | what |', '|---|---:|---:|---:|---:|---:|---:|---|');
+for (const [name, what] of rows) {
+  const r = get(name);
+  const rss = meta.get(`rss:${name}`);
+  lines.push(`| \`${name}\` | ${meanSd(r)} | ${fmt(ms(r.min))} | ${fmt(ms(r.median))} | ${rss ? `${(Number(rss) / 1024).toFixed(0)} MB` : ''} | ${name === STAGE ? '1' : ratio(stage.mean, r.mean)} | ${name === STAGE ? '1' : ratio(stage.min, r.min)} | ${what} |`);
+}
+lines.push('');
+const keyRatios = [
+  ['stage / ninja', 'ninja -j2'],
+  ['stage / make (make -j2)', 'make -j2'],
+  ['stage / make -q', 'make -q'],
+  ['stage / snakemake', 'snakemake --cores 2'],
+  ['stage / floor', 'floor (Node stat of 11k files)'],
+  ['stage / node -e 0', 'node -e 0'],
+];
+lines.push('Ratios (stage no-op time divided by the other tool\'s; means, mins in brackets):', '');
+for (const [label, name] of keyRatios) {
+  const r = get(name);
+  lines.push(`- **${label}**: ${ratio(stage.mean, r.mean)} (${ratio(stage.min, r.min)})`);
+}
+const floor = get('floor (Node stat of 11k files)');
+lines.push(`- stage above the floor: +${fmt(ms(stage.mean - floor.mean))} (mean)`, '');
+
+const compile = [
+  ['hello, cold compile', 'hello, cached compile', 'examples/hello'],
+  ['10k, cold compile', '10k, cached compile', '10k DAG'],
+];
+lines.push('## Compiling the Stagefile: cold (`.stage/compiled` deleted before each run) vs cached', '',
+  '| Stagefile | cold (mean ± σ) | cached (mean ± σ) | cold min | cached min | caching saves (mean) |', '|---|---:|---:|---:|---:|---:|');
+for (const [cold, warm, label] of compile) {
+  const c = get(cold);
+  const w = get(warm);
+  lines.push(`| ${label} | ${meanSd(c)} | ${meanSd(w)} | ${fmt(ms(c.min))} | ${fmt(ms(w.min))} | ${fmt(ms(c.mean - w.mean))} (${ratio(c.mean, w.mean)}) |`);
+}
+lines.push('');
+
+const firsts = [...meta].filter(([k]) => k.startsWith('first:'));
+if (firsts.length > 0) {
+  lines.push('## First full build (one run each, -j 2; for context only)', '', '| tool | wall time |', '|---|---:|');
+  for (const [k, v] of firsts) lines.push(`| ${k.slice('first:'.length)} | ${v} s |`);
+  lines.push('');
+}
+if (meta.has('notes')) lines.push(meta.get('notes'), '');
+if (profilePath) lines.push('## Where stage\'s no-op time goes (`node --cpu-prof`)', '', readFileSync(profilePath, 'utf8').trim(), '');
+
+const text = `${lines.join('\n')}\n`;
+process.stdout.write(text);
+if (outPath) writeFileSync(outPath, `# No-op build benchmark\n\nGenerated by \`bench/noop/run.sh\`.\n\n${text}`);
