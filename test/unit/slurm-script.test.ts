@@ -330,6 +330,28 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(existsSync(join(dir, 'main-ran'))).toBe(false);
   });
 
+  it('picks another port when the chosen one is taken before the server binds it', async () => {
+    const dir = freshDir();
+    const tried = join(dir, 'tried');
+    // The first start fails as a server does when its port was taken meanwhile; the second serves.
+    const code = [
+      "const fs = require('node:fs');",
+      "if (!fs.existsSync(process.argv[2])) { fs.writeFileSync(process.argv[2], process.argv[1]); console.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:' + process.argv[1]); process.exit(2); }",
+      "require('node:http').createServer((req, res) => { res.statusCode = req.url === '/health' ? 200 : 404; res.end('ok'); }).listen(Number(process.argv[1]), '127.0.0.1');",
+    ].join('\n');
+    const job = spec({
+      markerPath: join(dir, 'exit.rc'),
+      server: {command: [process.execPath, '-e', code, '{port}', tried], urlEnv: 'MODEL_URL', startupTimeoutSeconds: 60, pollIntervalSeconds: 0.1, logPath: join(dir, 'server.log')},
+      command: ['bash', '-c', 'printf %s "$STAGE_SERVER_PORT" > "$1"', 'bash', join(dir, 'port')],
+    });
+    writeFileSync(join(dir, 'job.sh'), renderJobScript(job));
+    const result = await execa('bash', [join(dir, 'job.sh')], {cwd: dir, reject: false, all: true});
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.all).toMatch(/port \d+ was taken meanwhile; trying another/);
+    expect(result.all.match(/starting the model server on port/g)).toHaveLength(2);
+    expect(readFileSync(join(dir, 'port'), 'utf8')).toMatch(/^\d+$/);
+  });
+
   it('gives up at the startup deadline and stops the silent server', async () => {
     const dir = freshDir();
     const pidFile = join(dir, 'server.pid');
