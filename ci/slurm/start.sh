@@ -91,18 +91,9 @@ chmod 700 "$DIR/etc"
 # stop.sh --purge deletes DIR only when this marker says the directory is ours.
 : >"$DIR/.stage-slurm"
 
-# Prints the pid recorded in a pid file when that process is alive, runs the expected
-# binary, and was started with DIR on its command line. Anything else is a stale file
-# or somebody else's daemon, and must not be reused or signalled.
-live_pid() { # pidfile comm
-  local pid
-  [ -s "$1" ] || return 1
-  pid="$(tr -cd '0-9' <"$1")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/" || return 1
-  printf '%s\n' "$pid"
-}
+# live_pid: the pid of one of our live daemons (see common.sh).
+# shellcheck source=ci/slurm/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Polls a command until it succeeds or the deadline passes; the sleep is only the
 # polling interval, the condition itself is what we wait for.

@@ -31,15 +31,8 @@ fi
 DIR="$(cd "$DIR" && pwd -P)"
 export SLURM_CONF="$DIR/etc/slurm.conf"
 
-live_pid() { # pidfile comm -> pid of our live daemon, or failure
-  local pid
-  [ -s "$1" ] || return 1
-  pid="$(tr -cd '0-9' <"$1")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/" || return 1
-  printf '%s\n' "$pid"
-}
+# shellcheck source=ci/slurm/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # ------------------------------------------------------------------ 1. jobs
 if live_pid "$DIR/run/slurmctld.pid" slurmctld >/dev/null && [ -f "$SLURM_CONF" ]; then

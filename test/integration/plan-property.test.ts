@@ -1,19 +1,8 @@
 import {rmSync, utimesSync} from 'node:fs';
 import {describe, expect} from 'vitest';
 import {namesOf, test, type Rig} from '../util/rig.js';
+import {prng} from '../../rules/lib/random.js';
 import type {PlanEntry} from '../../src/schedule/plan.js';
-
-/** A small deterministic PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Model {
   sources: string[];
