@@ -100,7 +100,8 @@ for (let t = 0; t < ITERATIONS; t++) {
     schema: 'schemas/sft-example.json', out: `out/sftdata/${m}/${s}/`, run: sftData,
   });
   models.push(target(`model/m${t + 1}`, {
-    deps: [data], params: {trainer: P.trainer, base: P.base, data: data.name, hyper: P.hyper, trainerVersion: P.trainerVersion ?? null},
+    deps: [data], inputs: P.trainer === 'trl' ? ['prompts/mistral-training.jinja'] : [],
+    params: {trainer: P.trainer, base: P.base, data: data.name, hyper: P.hyper, trainerVersion: P.trainerVersion ?? null},
     ...gpu('finetune', undefined), out: `out/model/m${t + 1}/`, run: finetune,
   }));
 }

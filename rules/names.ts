@@ -18,6 +18,6 @@ export const extractNames = rule<{split: string}>('extract-names', ({deps, out, 
 });
 
 export function nameOf(text: string): string | undefined {
-  const m = /^\s*(?:I'm|I am|My name is)\s+([A-Z][\p{L}'-]*(?:\s+[A-Z][\p{L}'-]*){0,3})[.,]/u.exec(text);
+  const m = /^\s*(?:I'm|I am|My name is)\s+(\p{Lu}[\p{L}'-]*(?:\s+\p{Lu}[\p{L}'-]*){0,3})[.,]/u.exec(text);
   return m?.[1];
 }
