@@ -119,7 +119,9 @@ export class HumanLogger implements Logger {
     const names = [...this.#running].map((n) => this.#progress.get(n) ?? n);
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, +${names.length - 3}` : '');
     const text = `[${this.#done}/${this.#total}]${shown ? ` running: ${shown}` : ''}`;
-    const width = (this.#s.out.columns ?? 80) - 1;
+    // A terminal that reports no size (0 columns, e.g. under `script`) gets the classic 80.
+    const cols = this.#s.out.columns;
+    const width = cols !== undefined && cols > 1 ? cols - 1 : 79;
     this.#s.out.write(`\r\x1b[K${text.slice(0, width)}`);
     this.#statusShown = true;
   }
