@@ -33,8 +33,9 @@ const SEED = 1;
 for (const [role, m] of Object.entries(P.apiModels)) model(role, m);
 
 /** The GPU side of a target: where it runs, what it asks for, which servers it starts. */
-function gpu(kind: keyof typeof P.gpu, role: 'questioner' | 'roleplayer' | 'scorer' | undefined, checkpoint?: string) {
-  return {executor: P.executor, slurm: P.gpu[kind], ...(role ? {server: P.servers(role, checkpoint)} : {})} as const;
+function gpu(kind: keyof typeof P.gpu, role: 'sim' | 'questioner' | 'scorer' | undefined, checkpoint?: string) {
+  const server = role === 'sim' ? P.simServers(checkpoint) : role ? P.servers(role, checkpoint) : undefined;
+  return {executor: P.executor, slurm: P.gpu[kind], ...(server ? {server} : {})} as const;
 }
 
 const tasks = {} as Record<Split, Target>;
@@ -65,7 +66,7 @@ function sim(m: string, s: Split, checkpoint: Target | undefined): Target {
     deps: [tasks[s], personas[s], names[s], ...(checkpoint ? [checkpoint] : [])],
     inputs: ['prompts/questioner.md', 'prompts/roleplayer.md'],
     params: {split: s, samples: P.samples, maxRounds: P.maxRounds, roundsSeed: SEED, questioner: P.questioner(ckpt), roleplayer: P.roleplayer, concurrency: P.concurrency},
-    ...gpu(s === 'test' ? 'simTest' : 'simTrain', 'questioner', ckpt), shards: P.shards,
+    ...gpu(s === 'test' ? 'simTest' : 'simTrain', 'sim', ckpt), shards: P.shards,
     schema: 'schemas/conversations.json', out: `out/sim/${m}/${s}.jsonl`, run: simulate,
   });
 }

@@ -25,6 +25,8 @@ export interface Profile {
   readonly gpu: Readonly<Record<'simTrain' | 'simTest' | 'logprobs' | 'regularizer' | 'finetune' | 'responses', SlurmRequest>>;
   /** The servers a GPU job starts: the questioner/answerer (m_t), the roleplayer and the scorer (m0). */
   readonly servers: (role: 'questioner' | 'roleplayer' | 'scorer', checkpoint: string | undefined) => ServerSpec;
+  /** A conversation job talks to the questioner and the roleplayer: one server each, or one for both. */
+  readonly simServers: (checkpoint: string | undefined) => ServerSpec | readonly ServerSpec[];
   readonly questioner: (checkpoint: string | undefined) => Sampling;
   readonly roleplayer: Sampling;
   readonly scorerModel: string;
@@ -68,6 +70,7 @@ export const paper: Profile = {
       '--port', '{port}', '--tensor-parallel-size', role === 'roleplayer' ? '2' : '1', '--served-model-name', role, ...(role === 'scorer' ? ['--no-enable-prefix-caching'] : [])],
     urlEnv: `STAGE_URL_${role.toUpperCase()}`, urlPath: '/v1', startupTimeoutSeconds: 1800,
   }),
+  simServers: (checkpoint) => [paper.servers('questioner', checkpoint), paper.servers('roleplayer', undefined)],
   questioner: () => ({model: 'questioner', temperature: 0.9, top_p: 0.9, max_tokens: 700}),
   roleplayer: {model: 'roleplayer', temperature: 0, top_p: 1, max_tokens: 700},
   scorerModel: 'scorer',
@@ -109,6 +112,7 @@ export const demo: Profile = {
     command: [process.execPath, STAGE, 'world', 'serve', '--port', '{port}', ...(checkpoint ? ['--policy', `${checkpoint}/policy.json`] : [])],
     urlEnv: 'STAGE_MODEL_URL', urlPath: '/v1', startupTimeoutSeconds: 60,
   }),
+  simServers: (checkpoint) => demo.servers('questioner', checkpoint),
   questioner: () => ({model: `world-questioner@${WORLD}`, temperature: 0.9, top_p: 0.9, max_tokens: 700}),
   roleplayer: {model: `world-roleplayer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700},
   scorerModel: `world-scorer@${WORLD}`,

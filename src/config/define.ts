@@ -98,8 +98,11 @@ export interface TargetSpec<P> {
    * array on SLURM, and each output file is the shards' outputs concatenated in order.
    */
   readonly shards?: number;
-  /** A model server the job starts next to the rule (vLLM, or a stand-in), with its URL in `urlEnv`. */
-  readonly server?: ServerSpec;
+  /**
+   * The model server(s) the job starts next to the rule (vLLM, or a stand-in), each with its URL
+   * in its `urlEnv`; several when, say, the questioner and the roleplayer need their own GPUs.
+   */
+  readonly server?: ServerSpec | readonly ServerSpec[];
   /**
    * A JSON Schema (path relative to the Stagefile) every output is checked against before it is
    * stored: a `.json` output as a whole, a `.jsonl` output line by line. Its content is in the key.

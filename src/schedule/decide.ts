@@ -3,6 +3,7 @@ import {explainChange} from '../fingerprint/explain.js';
 import {expandInputs} from '../fingerprint/inputs.js';
 import {KEY_SCHEMA, keyOf, type KeyComponents} from '../fingerprint/key.js';
 import type {Node} from '../graph/graph.js';
+import type {ServerSpec} from '../config/define.js';
 import type {ActionEntry} from '../store/store.js';
 import type {BuildContext} from './context.js';
 
@@ -45,7 +46,7 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
     outputs: node.outputs.map((o) => (o.dir ? `${o.path}/` : o.path)),
     models: run.kind === 'llm' ? modelIdentities(ctx, run.roles) : undefined,
     shards: (node.decl.spec.shards ?? 1) > 1 ? node.decl.spec.shards : undefined,
-    server: node.decl.spec.server?.command,
+    server: serverIdentity(node.decl.spec.server),
   };
   const key = keyOf(components);
   const record = state.target(node.id);
@@ -82,4 +83,12 @@ function modelIdentities(ctx: BuildContext, roles: readonly string[]): Record<st
     if (m) out[r] = m.model;
   }
   return out;
+}
+
+/** The commands of a target's model servers, in order: which models answer is part of the result. */
+function serverIdentity(server: ServerSpec | readonly ServerSpec[] | undefined): readonly string[] | undefined {
+  if (server === undefined) return undefined;
+  const list: readonly ServerSpec[] = 'command' in server ? [server as ServerSpec] : (server as readonly ServerSpec[]);
+  // One server keeps its plain argv (as keys always had); more are joined by a separator word.
+  return list.flatMap((s, i) => (i === 0 ? [...s.command] : ['--and-server--', ...s.command]));
 }

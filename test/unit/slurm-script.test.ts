@@ -330,6 +330,28 @@ describe('generated scripts run under bash without SLURM', () => {
     expect(existsSync(join(dir, 'main-ran'))).toBe(false);
   });
 
+  it('starts several servers, each on its own port, and stops them all', async () => {
+    const dir = freshDir();
+    const [pidA, pidB] = [join(dir, 'a.pid'), join(dir, 'b.pid')];
+    const check = "Promise.all([process.env.Q_URL, process.env.R_URL].map((u) => fetch(u + '/health').then((r) => r.status))).then((s) => require('node:fs').writeFileSync(process.argv[1], JSON.stringify([s, process.env.Q_URL !== process.env.R_URL])))";
+    const job = spec({
+      markerPath: join(dir, 'exit.rc'),
+      server: [
+        {command: standInServer(pidA), urlEnv: 'Q_URL', startupTimeoutSeconds: 60, pollIntervalSeconds: 0.1, logPath: join(dir, 'q.log')},
+        {command: standInServer(pidB), urlEnv: 'R_URL', startupTimeoutSeconds: 60, pollIntervalSeconds: 0.1, logPath: join(dir, 'r.log')},
+      ],
+      command: [process.execPath, '-e', check, join(dir, 'seen.json')],
+    });
+    writeFileSync(join(dir, 'job.sh'), renderJobScript(job));
+    const result = await execa('bash', [join(dir, 'job.sh')], {cwd: dir, reject: false, all: true});
+    expect(result.exitCode, result.all).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'seen.json'), 'utf8'))).toEqual([[200, 200], true]);
+    for (const f of [pidA, pidB]) {
+      const pid = Number(readFileSync(f, 'utf8'));
+      expect(() => process.kill(pid, 0)).toThrow();
+    }
+  });
+
   it('picks another port when the chosen one is taken before the server binds it', async () => {
     const dir = freshDir();
     const tried = join(dir, 'tried');

@@ -52,7 +52,7 @@ export interface JobRequest {
   readonly outputs: readonly OutputDecl[];
   readonly shards: number;
   readonly request: SlurmRequest | undefined;
-  readonly server: ServerSpec | undefined;
+  readonly server: ServerSpec | readonly ServerSpec[] | undefined;
   /** The user's site settings; never from the target or its key. */
   readonly settings: SlurmSettings | undefined;
   readonly stagefile: string;

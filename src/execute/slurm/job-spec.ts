@@ -29,7 +29,7 @@ export interface JobSpecInput {
   /** The shards this job runs (ignored when the target is not sharded). */
   readonly indices: readonly number[];
   readonly request: SlurmRequest | undefined;
-  readonly server: ServerSpec | undefined;
+  readonly server: ServerSpec | readonly ServerSpec[] | undefined;
   readonly settings: SlurmSettings | undefined;
   /** Threaded from the build, so the node evaluates the same Stagefile the same way. */
   readonly stagefile: string;
@@ -75,13 +75,18 @@ export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
     },
     array: sharded ? {indices: input.indices, maxParallel: input.request?.maxParallel} : undefined,
     environment: site.environment,
-    server: server === undefined ? undefined : {
-      command: server.command, urlEnv: server.urlEnv, urlPath: server.urlPath,
-      startupTimeoutSeconds: server.startupTimeoutSeconds ?? DEFAULT_SERVER_STARTUP_SECONDS,
-      logPath: input.layout.serverLog,
-    },
+    server: server === undefined ? undefined : serverList(server).map((s, i) => ({
+      command: s.command, urlEnv: s.urlEnv, urlPath: s.urlPath,
+      startupTimeoutSeconds: s.startupTimeoutSeconds ?? DEFAULT_SERVER_STARTUP_SECONDS,
+      // The first server keeps the usual log name; others get their own beside it.
+      logPath: i === 0 ? input.layout.serverLog : input.layout.serverLog.replace(/(\.log)?$/, `-${i + 1}$1`),
+    })),
     command,
     arrayTaskFlag: sharded ? '--shard' : undefined,
     markerPath: input.layout.marker,
   };
+}
+
+function serverList(server: ServerSpec | readonly ServerSpec[]): readonly ServerSpec[] {
+  return 'command' in server ? [server as ServerSpec] : (server as readonly ServerSpec[]);
 }

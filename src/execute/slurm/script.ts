@@ -34,7 +34,7 @@ export function renderJobScript(job: SlurmJobSpec): string {
     ],
     preamble(job),
     environmentSteps(job.environment),
-    job.server ? serverSteps(job.server) : [],
+    ...serverList(job.server).map((s, i) => serverSteps(s, i === 0)),
     mainSteps(job),
   ];
   return `${sections.filter((s) => s.length > 0).map((s) => s.join('\n')).join('\n\n')}\n`;
@@ -280,7 +280,14 @@ function withPort(word: string): string {
   return word.split('{port}').map((part) => (part === '' ? '' : shellQuote(part))).join('"$STAGE_SERVER_PORT"');
 }
 
-function serverSteps(server: SlurmModelServer): string[] {
+/** The servers of a job: none, one, or several (a questioner and a roleplayer on their own GPUs). */
+function serverList(server: SlurmJobSpec['server']): readonly SlurmModelServer[] {
+  if (server === undefined) return [];
+  return 'command' in server ? [server as SlurmModelServer] : (server as readonly SlurmModelServer[]);
+}
+
+/** Starts one server; the first also defines the helpers and the cleanup that stops them all. */
+function serverSteps(server: SlurmModelServer, first: boolean): string[] {
   if (server.command.length === 0) throw new Error('The model server command is empty');
   assertEnvName(server.urlEnv, 'The model server URL variable');
   const health = server.healthPath ?? DEFAULT_HEALTH_PATH;
@@ -302,44 +309,54 @@ function serverSteps(server: SlurmModelServer): string[] {
     `    tail -n 40 -- ${log} >&2`,
     `    stage_finish ${SERVER_FAILED_EXIT}`,
   ];
-  return [
-    '# Model server: runs in the background inside this job and is reachable only from it.',
+  const helpers = !first ? [] : [
+    '# Model servers: run in the background inside this job and are reachable only from it.',
     'stage_server_pid=',
-    'stage_stop_server() {',
-    '  [ -n "$stage_server_pid" ] || return 0',
-    '  # It has its own process group (set -m below), so workers it forked are stopped too;',
+    'stage_server_pids=()',
+    'stage_stop_one() {',
+    '  # Each has its own process group (set -m below), so workers it forked are stopped too;',
     '  # signal the process itself if job control was unavailable and there is no such group.',
-    '  kill -TERM -- "-$stage_server_pid" 2>/dev/null || kill -TERM "$stage_server_pid" 2>/dev/null',
+    '  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null',
     '  local give_up=$((SECONDS + 15))',
-    '  while kill -0 "$stage_server_pid" 2>/dev/null && [ "$SECONDS" -lt "$give_up" ]; do sleep 0.2; done',
-    '  kill -KILL -- "-$stage_server_pid" 2>/dev/null || kill -KILL "$stage_server_pid" 2>/dev/null',
-    '  wait "$stage_server_pid" 2>/dev/null',
+    '  while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$give_up" ]; do sleep 0.2; done',
+    '  kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null',
+    '  wait "$1" 2>/dev/null',
+    '}',
+    'stage_stop_server() {',
+    '  local pid',
+    '  for pid in ${stage_server_pid:+"$stage_server_pid"} "${stage_server_pids[@]}"; do stage_stop_one "$pid"; done',
     '  stage_server_pid=',
+    '  stage_server_pids=()',
     '}',
     'stage_cleanup() { stage_stop_server; }',
     '',
-    '# Nothing listens on a port if connecting to it fails.',
-    'stage_port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }',
-    '# Pick the port here, on the node that runs the server; start somewhere random to avoid neighbours.',
-    'stage_pick_port() {',
-    `  local span=${max - min + 1} port i`,
-    `  port=$((${min} + (RANDOM * 32768 + RANDOM + \${SLURM_JOB_ID:-$$}) % span))`,
-    '  for ((i = 0; i < 200; i++)); do',
-    '    if ! stage_port_taken "$port"; then echo "$port"; return 0; fi',
-    `    port=$((${min} + (port - ${min} + 1) % span))`,
-    '  done',
-    '  return 1',
-    '}',
-    '# True once GET http://127.0.0.1:PORT/PATH answers 2xx. Plain bash, so curl need not exist on the node.',
-    'stage_healthy() {',
-    '  (',
-    '    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1',
-    '    printf \'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1:%s\\r\\nConnection: close\\r\\n\\r\\n\' "$2" "$1" >&3 || exit 1',
-    '    IFS= read -r -t 10 line <&3 || exit 1',
-    '    [[ $line =~ ^HTTP/[0-9.]+\\ 2[0-9][0-9] ]]',
-    '  ) 2>/dev/null',
-    '}',
-    '',
+  ];
+  return [
+    ...helpers,
+    ...(first ? [
+      '# Nothing listens on a port if connecting to it fails.',
+      'stage_port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }',
+      '# Pick the port here, on the node that runs the server; start somewhere random to avoid neighbours.',
+      'stage_pick_port() {',
+      `  local span=${max - min + 1} port i`,
+      `  port=$((${min} + (RANDOM * 32768 + RANDOM + \${SLURM_JOB_ID:-$$}) % span))`,
+      '  for ((i = 0; i < 200; i++)); do',
+      '    if ! stage_port_taken "$port"; then echo "$port"; return 0; fi',
+      `    port=$((${min} + (port - ${min} + 1) % span))`,
+      '  done',
+      '  return 1',
+      '}',
+      '# True once GET http://127.0.0.1:PORT/PATH answers 2xx. Plain bash, so curl need not exist on the node.',
+      'stage_healthy() {',
+      '  (',
+      '    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1',
+      '    printf \'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1:%s\\r\\nConnection: close\\r\\n\\r\\n\' "$2" "$1" >&3 || exit 1',
+      '    IFS= read -r -t 10 line <&3 || exit 1',
+      '    [[ $line =~ ^HTTP/[0-9.]+\\ 2[0-9][0-9] ]]',
+      '  ) 2>/dev/null',
+      '}',
+      '',
+    ] : []),
     `mkdir -p -- ${shellQuote(logDir)} || stage_setup_failed ${shellQuote(`cannot create ${logDir}`)}`,
     '# Another process can take the chosen port between the check and the bind: then the server',
     '# dies saying so, and the job picks another port, a few times at most.',
@@ -375,6 +392,8 @@ function serverSteps(server: SlurmModelServer): string[] {
     '  [ -n "$stage_port_lost" ] || break',
     '  stage_attempt=$((stage_attempt + 1))',
     'done',
+    'stage_server_pids+=("$stage_server_pid")',
+    'stage_server_pid=',
     `export ${server.urlEnv}="http://127.0.0.1:$STAGE_SERVER_PORT"${urlPath === '' ? '' : shellQuote(urlPath)}`,
     `echo "stage: the model server is ready at $${server.urlEnv}"`,
   ];

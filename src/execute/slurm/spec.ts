@@ -100,7 +100,8 @@ export interface SlurmJobSpec {
   readonly site: SlurmSiteOptions;
   readonly array?: SlurmArray | undefined;
   readonly environment?: SlurmEnvironment | undefined;
-  readonly server?: SlurmModelServer | undefined;
+  /** One model server, or several (each on its own port, all stopped when the job ends). */
+  readonly server?: SlurmModelServer | readonly SlurmModelServer[] | undefined;
   /** The work itself, e.g. ["stage", "exec", target, "--key", key]. */
   readonly command: readonly string[];
   /**
