@@ -4,6 +4,7 @@ import {expandInputs} from '../fingerprint/inputs.js';
 import {KEY_SCHEMA, keyOf, type KeyComponents} from '../fingerprint/key.js';
 import type {Node} from '../graph/graph.js';
 import type {ServerSpec} from '../config/define.js';
+import {listOf} from '../util/list.js';
 import type {ActionEntry} from '../store/store.js';
 import type {BuildContext} from './context.js';
 
@@ -88,7 +89,6 @@ function modelIdentities(ctx: BuildContext, roles: readonly string[]): Record<st
 /** The commands of a target's model servers, in order: which models answer is part of the result. */
 function serverIdentity(server: ServerSpec | readonly ServerSpec[] | undefined): readonly string[] | undefined {
   if (server === undefined) return undefined;
-  const list: readonly ServerSpec[] = 'command' in server ? [server as ServerSpec] : (server as readonly ServerSpec[]);
   // One server keeps its plain argv (as keys always had); more are joined by a separator word.
-  return list.flatMap((s, i) => (i === 0 ? [...s.command] : ['--and-server--', ...s.command]));
+  return listOf(server).flatMap((s, i) => (i === 0 ? [...s.command] : ['--and-server--', ...s.command]));
 }

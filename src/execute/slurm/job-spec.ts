@@ -2,6 +2,7 @@
  * Turns a target, its key and the user's site settings into the SlurmJobSpec the job script is
  * rendered from. The same spec serves a SLURM submission and a local run of the script.
  */
+import {listOf} from '../../util/list.js';
 import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import type {ServerSpec, SlurmRequest} from '../../config/define.js';
@@ -75,7 +76,7 @@ export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
     },
     array: sharded ? {indices: input.indices, maxParallel: input.request?.maxParallel} : undefined,
     environment: site.environment,
-    server: server === undefined ? undefined : serverList(server).map((s, i) => ({
+    server: server === undefined ? undefined : listOf(server).map((s, i) => ({
       command: s.command, urlEnv: s.urlEnv, urlPath: s.urlPath,
       startupTimeoutSeconds: s.startupTimeoutSeconds ?? DEFAULT_SERVER_STARTUP_SECONDS,
       // The first server keeps the usual log name; others get their own beside it.
@@ -85,8 +86,4 @@ export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
     arrayTaskFlag: sharded ? '--shard' : undefined,
     markerPath: input.layout.marker,
   };
-}
-
-function serverList(server: ServerSpec | readonly ServerSpec[]): readonly ServerSpec[] {
-  return 'command' in server ? [server as ServerSpec] : (server as readonly ServerSpec[]);
 }

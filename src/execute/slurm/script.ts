@@ -1,5 +1,6 @@
 import type {SlurmJobId} from './ids.js';
 import {splitExtension} from './marker.js';
+import {listOf} from '../../util/list.js';
 import {assertEnvName, shellQuote} from '../../util/shell.js';
 import type {SlurmArray, SlurmEnvironment, SlurmJobSpec, SlurmModelServer} from './spec.js';
 
@@ -34,7 +35,7 @@ export function renderJobScript(job: SlurmJobSpec): string {
     ],
     preamble(job),
     environmentSteps(job.environment),
-    ...serverList(job.server).map((s, i) => serverSteps(s, i === 0)),
+    ...(job.server === undefined ? [] : listOf(job.server).map((s, i) => serverSteps(s, i === 0))),
     mainSteps(job),
   ];
   return `${sections.filter((s) => s.length > 0).map((s) => s.join('\n')).join('\n\n')}\n`;
@@ -278,12 +279,6 @@ function environmentSteps(env: SlurmEnvironment | undefined): string[] {
 function withPort(word: string): string {
   if (!word.includes('{port}')) return shellQuote(word);
   return word.split('{port}').map((part) => (part === '' ? '' : shellQuote(part))).join('"$STAGE_SERVER_PORT"');
-}
-
-/** The servers of a job: none, one, or several (a questioner and a roleplayer on their own GPUs). */
-function serverList(server: SlurmJobSpec['server']): readonly SlurmModelServer[] {
-  if (server === undefined) return [];
-  return 'command' in server ? [server as SlurmModelServer] : (server as readonly SlurmModelServer[]);
 }
 
 /** Starts one server; the first also defines the helpers and the cleanup that stops them all. */
