@@ -17,8 +17,6 @@
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import type {ServerSpec, SlurmRequest} from '../../config/define.js';
-import type {SlurmSettings} from '../../config/settings.js';
 import type {Event, Failure} from '../../event.js';
 import type {OutputDecl} from '../../graph/graph.js';
 import type {CostRecord} from '../../store/store.js';
@@ -30,7 +28,7 @@ import {appendJobLogs, collectOutputs} from './collect.js';
 import {cancelJobs, runSlurmCommand} from './commands.js';
 import type {SlurmJobId} from './ids.js';
 import {jobLayout, markerOf, readJobRecord, readMarker, removeJobRecord, taskLogPath, writeJobRecord, type JobLayout, type JobRecord} from './job-dir.js';
-import {buildJobSpec} from './job-spec.js';
+import {buildJobSpec, type JobTarget} from './job-spec.js';
 import {EXEC_REFUSED_EXIT, shardFailure, submitFailure, type ShardEnding} from './outcome.js';
 import {
   classifySubmitError, jobName, markerCheckMs, NO_ATTEMPTS, parseTaskRange, pollDelayMs, pollTiming, retryDecision,
@@ -43,21 +41,10 @@ import {
 } from './state.js';
 
 /** Everything the driver needs to know about one target run; produce() fills it in. */
-export interface JobRequest {
-  readonly target: string;
-  readonly key: string;
-  readonly root: string;
+export interface JobRequest extends JobTarget {
   /** Where the outputs must end up (the target's staging directory). */
   readonly staging: string;
   readonly outputs: readonly OutputDecl[];
-  readonly shards: number;
-  readonly request: SlurmRequest | undefined;
-  readonly server: ServerSpec | readonly ServerSpec[] | undefined;
-  /** The user's site settings; never from the target or its key. */
-  readonly settings: SlurmSettings | undefined;
-  readonly stagefile: string;
-  readonly profile: string | undefined;
-  readonly cacheDir: string;
   /** The target's log; the job logs are appended to it at the end. */
   readonly log: string;
   readonly signal: AbortSignal;
@@ -211,11 +198,7 @@ class SlurmDriver {
     for (const i of indices) this.#clear(i);
     let script: string;
     try {
-      script = renderJobScript(buildJobSpec({
-        target: this.#r.target, key: this.#r.key, root: this.#r.root, layout: this.#layout, staging: this.#layout.staging,
-        shards: this.#r.shards, indices, request: this.#r.request, server: this.#r.server, settings: this.#r.settings,
-        stagefile: this.#r.stagefile, profile: this.#r.profile, cacheDir: this.#r.cacheDir,
-      }));
+      script = renderJobScript(buildJobSpec({...this.#r, layout: this.#layout, staging: this.#layout.staging, indices}));
     } catch (e) {
       return submitFailure('REJECTED', `the job script cannot be written: ${messageOf(e)}`, '');
     }

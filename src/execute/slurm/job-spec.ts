@@ -18,24 +18,29 @@ export const STAGE_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 /** A model server may load a large checkpoint: wait this long for /health unless the target says otherwise. */
 export const DEFAULT_SERVER_STARTUP_SECONDS = 900;
 
-export interface JobSpecInput {
+/** The target a job runs, as the build knows it: what the SLURM driver and a local run both start from. */
+export interface JobTarget {
   readonly target: string;
   readonly key: string;
   readonly root: string;
-  readonly layout: JobLayout;
-  /** Where `stage exec` writes: the job directory's staging for SLURM, the target's staging for a local run. */
-  readonly staging: string;
   /** The target's shard count; more than one makes the job an array. */
   readonly shards: number;
-  /** The shards this job runs (ignored when the target is not sharded). */
-  readonly indices: readonly number[];
   readonly request: SlurmRequest | undefined;
   readonly server: ServerSpec | readonly ServerSpec[] | undefined;
+  /** The user's site settings; never from the target or its key. */
   readonly settings: SlurmSettings | undefined;
   /** Threaded from the build, so the node evaluates the same Stagefile the same way. */
   readonly stagefile: string;
   readonly profile: string | undefined;
   readonly cacheDir: string;
+}
+
+export interface JobSpecInput extends JobTarget {
+  readonly layout: JobLayout;
+  /** Where `stage exec` writes: the job directory's staging for SLURM, the target's staging for a local run. */
+  readonly staging: string;
+  /** The shards this job runs (ignored when the target is not sharded). */
+  readonly indices: readonly number[];
   /** The Node binary on the node; default: the one running the driver. */
   readonly nodeBinary?: string | undefined;
 }

@@ -34,11 +34,7 @@ export async function runJobScriptLocally(request: JobRequest): Promise<JobResul
   const indices = Array.from({length: sharded ? request.shards : 1}, (_, i) => i);
   let script: string;
   try {
-    script = renderJobScript(buildJobSpec({
-      target: request.target, key: request.key, root: request.root, layout, staging: request.staging,
-      shards: request.shards, indices, request: request.request, server: request.server, settings: request.settings,
-      stagefile: request.stagefile, profile: request.profile, cacheDir: request.cacheDir,
-    }));
+    script = renderJobScript(buildJobSpec({...request, layout, indices}));
   } catch (e) {
     return {failure: {kind: 'exception', message: `the job script cannot be written: ${messageOf(e)}`, stack: '', log: request.log}, cost: null};
   }
