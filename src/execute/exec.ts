@@ -2,6 +2,7 @@ import {mkdirSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Failure} from '../event.js';
 import {expandInputs} from '../fingerprint/inputs.js';
+import {dependencyOutputs} from '../graph/graph.js';
 import {selectClosure} from '../graph/select.js';
 import type {BuildContext} from '../schedule/context.js';
 import {plan} from '../schedule/plan.js';
@@ -43,8 +44,7 @@ export async function execTarget(ctx: BuildContext, req: ExecRequest): Promise<R
   const root = ctx.graph.root;
   const dir = req.shard === undefined ? req.staging : shardStaging(req.staging, req.shard);
   for (const o of node.outputs) mkdirSync(o.dir ? join(dir, o.path) : join(dir, o.path, '..'), {recursive: true});
-  const deps: Record<string, string[]> = {};
-  for (const d of node.deps) deps[ctx.graph.nodes[d]!.id] = ctx.graph.nodes[d]!.outputs.map((o) => join(root, o.path));
+  const deps = dependencyOutputs(ctx.graph, node);
   const inputs = expandInputs(root, node.inputs).map((p) => join(root, p));
   const failure = await runLocal({
     target: node.id, root, run: node.run, params: JSON.parse(node.params) as unknown, inputs, deps,

@@ -1,3 +1,4 @@
+import {join} from 'node:path';
 import type {Command, LlmRule, ModelRoleDecl, Rule, TargetDecl} from '../config/define.js';
 import type {RelPath, TargetId} from '../ids.js';
 
@@ -37,4 +38,14 @@ export interface Graph {
   readonly pools: ReadonlyMap<string, number>;
   /** Model roles by name. */
   readonly models: ReadonlyMap<string, ModelRoleDecl>;
+}
+
+/** Where each dependency's outputs are in the workspace, by dependency name: what a rule reads. */
+export function dependencyOutputs(graph: Graph, node: Node): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of node.deps) {
+    const dep = graph.nodes[d]!;
+    out[dep.id] = dep.outputs.map((o) => join(graph.root, o.path));
+  }
+  return out;
 }

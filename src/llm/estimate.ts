@@ -1,7 +1,7 @@
 import {join} from 'node:path';
 import type {LlmRule} from '../config/define.js';
 import {contextFor} from '../execute/local.js';
-import type {Node} from '../graph/graph.js';
+import {dependencyOutputs, type Node} from '../graph/graph.js';
 import type {BuildContext} from '../schedule/context.js';
 import {messageOf} from '../util/result.js';
 import type {CallMemo} from './memo.js';
@@ -39,7 +39,7 @@ export async function estimateApi(ctx: BuildContext, node: Node, rule: LlmRule<u
       const root = ctx.graph.root;
       const job = {
         target: node.id, root, params, inputs: inputs.map((p) => join(root, p)),
-        deps: Object.fromEntries(node.deps.map((d) => [ctx.graph.nodes[d]!.id, ctx.graph.nodes[d]!.outputs.map((o) => join(root, o.path))])),
+        deps: dependencyOutputs(ctx.graph, node),
         outs: node.outputs.map((o) => join(root, '.stage', 'plan', o.path)), log: join(root, '.stage', 'logs', 'plan.log'), signal: new AbortController().signal,
       };
       const specs = await rule.requests({...contextFor(job), log: () => {}});

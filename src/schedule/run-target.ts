@@ -7,7 +7,7 @@ import {runLocal, type LocalJob} from '../execute/local.js';
 import {mergeShards, shardStaging} from '../execute/shards.js';
 import {runSlurm, type JobRequest} from '../execute/slurm/driver.js';
 import {runJobScriptLocally} from '../execute/slurm/local-run.js';
-import type {Node} from '../graph/graph.js';
+import {dependencyOutputs, type Node} from '../graph/graph.js';
 import type {ContentHash} from '../ids.js';
 import type {CostRecord} from '../store/store.js';
 import {commitRun, driftedInput, stagedFiles} from './commit.js';
@@ -30,14 +30,9 @@ export async function runTarget(ctx: BuildContext, node: Node, d: Extract<Decisi
   mkdirSync(logDir, {recursive: true});
   rmSync(log, {force: true});
   for (const o of node.outputs) mkdirSync(join(staging, o.dir ? o.path : join(o.path, '..')), {recursive: true});
-  const depFiles: Record<string, string[]> = {};
-  const watched = [...d.inputs];
-  for (const i of node.deps) {
-    const dep = ctx.graph.nodes[i]!;
-    const files = ctx.state.target(dep.id)?.files.map(([p]) => p) ?? [];
-    watched.push(...files);
-    depFiles[dep.id] = dep.outputs.map((o) => join(root, o.path));
-  }
+  const depFiles = dependencyOutputs(ctx.graph, node);
+  // Inputs and the dependencies' output files: none may change while the rule runs.
+  const watched = [...d.inputs, ...node.deps.flatMap((i) => ctx.state.target(ctx.graph.nodes[i]!.id)?.files.map(([p]) => p) ?? [])];
   opts.emit({type: 'target-started', target: node.id, key: d.key, reason: d.reasons.join('; ')});
   const started = performance.now();
   const reports: string[] = [];
