@@ -18,12 +18,12 @@ import {simulate} from './rules/simulate.js';
 import {extractTasks} from './rules/tasks.js';
 import {winrates} from './rules/winrates.js';
 
-const P = pick({paper, demo, tiny, 'tiny-slurm': tinySlurm}, profile('demo'));
+const P = pick({paper: () => paper, demo, tiny, 'tiny-slurm': tinySlurm}, profile('demo'));
 
-function pick(profiles: Record<string, Profile>, name: string): Profile {
-  const p = profiles[name];
-  if (!p) throw new Error(`unknown profile "${name}": use ${Object.keys(profiles).join(', ')}`);
-  return p;
+function pick(profiles: Record<string, () => Profile>, name: string): Profile {
+  const make = profiles[name];
+  if (!make) throw new Error(`unknown profile "${name}": use ${Object.keys(profiles).join(', ')}`);
+  return make();
 }
 const SPLITS: Split[] = ['A', 'B', 'test'];
 const CONDITIONS: Condition[] = ['qa-experimental', 'pos-control-1', 'pos-control-2', 'neg-control'];

@@ -82,58 +82,63 @@ export const paper: Profile = {
   shards: 4,
 };
 
-// The world's code is part of its models' identity: a change to it is a new model snapshot.
-const WORLD = worldFingerprint();
+const SMALL_JOB: SlurmRequest = {gpus: 1, cpus: 1, mem: '1G', time: '30:00'};
 
-export const demo: Profile = {
-  name: 'demo',
-  source: 'data/demo/tasks.jsonl',
-  rows: {A: [0, 12], B: [12, 24], test: [24, 30]},
-  personas: {A: 8, B: 8, test: 6},
-  samples: 10,
-  maxRounds: 3,
-  winratePerGroup: 12,
-  apiModels: {
-    'persona-writer': {provider: 'openai-compatible', model: `world-persona-writer@${WORLD}`, baseURL: 'embedded:world'},
-    oracle: {provider: 'openai-compatible', model: `world-oracle@${WORLD}`, baseURL: 'embedded:world'},
-    judge: {provider: 'openai-compatible', model: `world-judge@${WORLD}`, baseURL: 'embedded:world'},
-  },
-  executor: 'local',
-  gpu: {
-    simTrain: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-    simTest: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-    logprobs: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-    regularizer: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-    finetune: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-    responses: {gpus: 1, cpus: 1, mem: '1G', time: '30:00'},
-  },
-  // One world server answers every role of a job; the model name picks the role.
-  servers: (_role, checkpoint) => ({
-    command: [process.execPath, STAGE, 'world', 'serve', '--port', '{port}', ...(checkpoint ? ['--policy', `${checkpoint}/policy.json`] : [])],
-    urlEnv: 'STAGE_MODEL_URL', urlPath: '/v1', startupTimeoutSeconds: 60,
-  }),
-  simServers: (checkpoint) => demo.servers('questioner', checkpoint),
-  questioner: () => ({model: `world-questioner@${WORLD}`, temperature: 0.9, top_p: 0.9, max_tokens: 700}),
-  roleplayer: {model: `world-roleplayer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700},
-  scorerModel: `world-scorer@${WORLD}`,
-  answerer: () => ({model: `world-answerer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700}),
-  trainer: 'world',
-  base: 'm0',
-  trainerVersion: WORLD,
-  hyper: {...PAPER_HYPER, learningRate: 1, epochs: 1},
-  concurrency: 16,
-  shards: 1,
-};
+/**
+ * The demo, made only when chosen: the world's code is part of its models' identity (a change
+ * to it is a new model snapshot), and hashing that code is work the paper profile need not do.
+ */
+export function demo(): Profile {
+  const WORLD = worldFingerprint();
+  const profile: Profile = {
+    name: 'demo',
+    source: 'data/demo/tasks.jsonl',
+    rows: {A: [0, 12], B: [12, 24], test: [24, 30]},
+    personas: {A: 8, B: 8, test: 6},
+    samples: 10,
+    maxRounds: 3,
+    winratePerGroup: 12,
+    apiModels: {
+      'persona-writer': {provider: 'openai-compatible', model: `world-persona-writer@${WORLD}`, baseURL: 'embedded:world'},
+      oracle: {provider: 'openai-compatible', model: `world-oracle@${WORLD}`, baseURL: 'embedded:world'},
+      judge: {provider: 'openai-compatible', model: `world-judge@${WORLD}`, baseURL: 'embedded:world'},
+    },
+    executor: 'local',
+    // Every step of the world's loop fits one (fake) GPU and a CPU for a few minutes.
+    gpu: {simTrain: SMALL_JOB, simTest: SMALL_JOB, logprobs: SMALL_JOB, regularizer: SMALL_JOB, finetune: SMALL_JOB, responses: SMALL_JOB},
+    // One world server answers every role of a job; the model name picks the role.
+    servers: (_role, checkpoint) => ({
+      command: [process.execPath, STAGE, 'world', 'serve', '--port', '{port}', ...(checkpoint ? ['--policy', `${checkpoint}/policy.json`] : [])],
+      urlEnv: 'STAGE_MODEL_URL', urlPath: '/v1', startupTimeoutSeconds: 60,
+    }),
+    simServers: (checkpoint) => profile.servers('questioner', checkpoint),
+    questioner: () => ({model: `world-questioner@${WORLD}`, temperature: 0.9, top_p: 0.9, max_tokens: 700}),
+    roleplayer: {model: `world-roleplayer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700},
+    scorerModel: `world-scorer@${WORLD}`,
+    answerer: () => ({model: `world-answerer@${WORLD}`, temperature: 0, top_p: 1, max_tokens: 700}),
+    trainer: 'world',
+    base: 'm0',
+    trainerVersion: WORLD,
+    hyper: {...PAPER_HYPER, learningRate: 1, epochs: 1},
+    concurrency: 16,
+    shards: 1,
+  };
+  return profile;
+}
 
 /** The demo loop at its smallest, for tests: every target, a few items each. */
-export const tiny: Profile = {
-  ...demo,
-  name: 'tiny',
-  rows: {A: [0, 4], B: [12, 16], test: [24, 30]},
-  personas: {A: 3, B: 3, test: 4},
-  samples: 4,
-  winratePerGroup: 6,
-};
+export function tiny(): Profile {
+  return {
+    ...demo(),
+    name: 'tiny',
+    rows: {A: [0, 4], B: [12, 16], test: [24, 30]},
+    personas: {A: 3, B: 3, test: 4},
+    samples: 4,
+    winratePerGroup: 6,
+  };
+}
 
 /** The tiny loop with every GPU step as a real SLURM job that starts the world inside the job. */
-export const tinySlurm: Profile = {...tiny, name: 'tiny-slurm', executor: 'slurm'};
+export function tinySlurm(): Profile {
+  return {...tiny(), name: 'tiny-slurm', executor: 'slurm'};
+}
