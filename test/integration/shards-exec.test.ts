@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {describe, expect} from 'vitest';
 import type {PlanEntry} from '../../src/schedule/plan.js';
-import {test, type Rig} from '../util/rig.js';
+import {test} from '../util/rig.js';
 
 const STAGEFILE = `import {writeFileSync} from 'node:fs';
 import {rule, target} from 'stage';
@@ -18,7 +18,7 @@ const square = rule<{items: number}>('square', ({params, shard, out}) => {
 target('squares', {params: {items: 7}, shards: 3, out: 'out/squares.jsonl', run: square});
 `;
 
-function keyOf(rig: Rig, stdout: string, target: string): string {
+function keyOf(stdout: string, target: string): string {
   return (JSON.parse(stdout) as {targets: PlanEntry[]}).targets.find((e) => e.target === target)!.key!;
 }
 
@@ -36,7 +36,7 @@ describe('sharded targets and stage exec', () => {
 
   test('stage exec runs one shard into a staging directory, and refuses a stale key', async ({rig}) => {
     rig.write({'Stagefile.ts': STAGEFILE});
-    const key = keyOf(rig, (await rig.run(['plan', '--json'])).stdout, 'squares');
+    const key = keyOf((await rig.run(['plan', '--json'])).stdout, 'squares');
     const staging = join(rig.dir, '.stage', 'job', 'staging');
     const r = await rig.run(['exec', 'squares', '--key', key, '--staging', staging, '--shard', '1']);
     expect(r.code, r.stderr).toBe(0);
