@@ -12,6 +12,7 @@ import {plan, type PlanEntry} from './schedule/plan.js';
 import {runBuild} from './schedule/scheduler.js';
 import {createRuntime, type LlmRuntime} from './llm/runtime.js';
 import {WorkspaceState} from './state/state.js';
+import {DEFAULT_LEASE_TIMINGS} from './store/lease.js';
 import {Store} from './store/store.js';
 import type {Diagnostic} from './util/diagnostic.js';
 import {err, ok, type Result} from './util/result.js';
@@ -20,6 +21,8 @@ export interface OpenOptions {
   readonly cwd: string;
   readonly file?: string | undefined;
   readonly cacheDir?: string | undefined;
+  /** Read the cache directory without writing it (a consumer of a lab cache). */
+  readonly cacheReadOnly?: boolean | undefined;
   readonly profile?: string | undefined;
   readonly emit: (e: Event) => void;
 }
@@ -39,13 +42,28 @@ export async function openProject(opts: OpenOptions): Promise<Result<BuildContex
   if (state.problem) opts.emit({type: 'warning', message: state.problem});
   let settings: Settings;
   try {
-    settings = resolveSettings({cacheDir: opts.cacheDir});
+    settings = resolveSettings({cacheDir: opts.cacheDir, cacheReadOnly: opts.cacheReadOnly});
   } catch (e) {
     if (e instanceof SettingsError) return err([{severity: 'error', message: e.message, hint: 'fix or remove the user config file'}]);
     throw e;
   }
-  const store = new Store(settings.cacheDir);
+  const store = openStore(loaded.value.root, settings);
   return ok({loaded: loaded.value, graph: graph.value, state, store, settings, ruleCode: new RuleCodeHasher(loaded.value, state)});
+}
+
+/**
+ * The store a workspace builds into. A read-only cache is consulted after the workspace's own
+ * store, which takes whatever this user builds.
+ */
+export function openStore(root: string, settings: Settings): Store {
+  const l = settings.config.leases ?? {};
+  const leases = {
+    heartbeatMs: l.heartbeatMs ?? DEFAULT_LEASE_TIMINGS.heartbeatMs,
+    staleMs: l.staleMs ?? DEFAULT_LEASE_TIMINGS.staleMs,
+    pollMs: l.pollMs ?? DEFAULT_LEASE_TIMINGS.pollMs,
+  };
+  if (settings.cacheReadOnly) return new Store(join(root, '.stage', 'cache'), {upstream: settings.cacheDir, leases});
+  return new Store(settings.cacheDir, {leases});
 }
 
 export interface BuildOptions {
@@ -70,7 +88,7 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
   let counts: BuildCounts = {fresh: 0, restored: 0, ran: 0, failed: 0, skipped: 0};
   let runtime: LlmRuntime | undefined;
   const llm = (): LlmRuntime => (runtime ??= createRuntime({
-    storeDir: ctx.store.dir, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget,
+    storeDirs: ctx.store.dirs, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget,
     env: opts.env ?? process.env, emit: opts.emit, forceBatch: opts.batch === true,
   }));
   try {

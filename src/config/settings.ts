@@ -24,6 +24,13 @@ export interface EndpointSettings {
 
 export interface UserConfig {
   readonly cacheDir?: string;
+  /**
+   * Use `cacheDir` as a consumer: read it, never write it (no entries, blobs, memo lines, leases
+   * or use stamps). What this user builds goes to the workspace's own `.stage/cache`.
+   */
+  readonly cacheReadOnly?: boolean;
+  /** Leases on work in progress: heartbeat, takeover and polling periods in ms. */
+  readonly leases?: {readonly heartbeatMs?: number; readonly staleMs?: number; readonly pollMs?: number};
   /** Keyed by role, model or provider; a role's settings override its model's and provider's. */
   readonly endpoints?: Readonly<Record<string, EndpointSettings>>;
   /** Dollars; `stage build` stops starting calls before the next one would pass it. */
@@ -71,6 +78,8 @@ export interface SlurmSettings {
 
 export interface Settings {
   readonly cacheDir: string;
+  /** `--cache-read-only`, $STAGE_CACHE_READ_ONLY=1 or the config's `cacheReadOnly`. */
+  readonly cacheReadOnly: boolean;
   readonly config: UserConfig;
   /** Where the config came from, for messages. */
   readonly configPath: string;
@@ -99,9 +108,11 @@ function readUserConfig(path: string): UserConfig {
 export class SettingsError extends Error {}
 
 /** Flag, then STAGE_CACHE_DIR, then the user config file, then the XDG cache directory. */
-export function resolveSettings(flags: {cacheDir?: string | undefined}, env: NodeJS.ProcessEnv = process.env): Settings {
+export function resolveSettings(flags: {cacheDir?: string | undefined; cacheReadOnly?: boolean | undefined}, env: NodeJS.ProcessEnv = process.env): Settings {
   const configPath = userConfigPath(env);
   const config = readUserConfig(configPath);
   const cacheDir = flags.cacheDir ?? env['STAGE_CACHE_DIR'] ?? config.cacheDir ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'stage');
-  return {cacheDir: resolve(cacheDir), config, configPath};
+  const fromEnv = env['STAGE_CACHE_READ_ONLY'];
+  const cacheReadOnly = flags.cacheReadOnly ?? (fromEnv !== undefined && fromEnv !== '' && fromEnv !== '0' ? true : config.cacheReadOnly === true);
+  return {cacheDir: resolve(cacheDir), cacheReadOnly, config, configPath};
 }

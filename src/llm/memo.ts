@@ -1,8 +1,10 @@
-import {closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync} from 'node:fs';
+import {closeSync, openSync, readdirSync, readSync, fstatSync, writeSync} from 'node:fs';
 import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {canonicalJson} from '../fingerprint/canonical.js';
 import {hashText} from '../fingerprint/hasher.js';
+import {sharedDir} from '../store/shared-dir.js';
+import {listOf} from '../util/list.js';
 import type {CallKey} from './request.js';
 import type {ChatResponse} from './types.js';
 
@@ -22,17 +24,26 @@ export interface MemoEntry {
  * read and the call is simply made again. Failures, refusals and sentinels never get here.
  *
  *   <store>/v1/memo/<host>-<pid>-<rand>.ndjson    {"k": key, "s": checksum, "v": entry}
+ *
+ * Several stores may be read (a workspace's own, then a read-only lab cache); only the first is
+ * written. Other builders' segments grow while this one runs: `refresh` reads what they appended
+ * since, so a call someone else just paid for is not paid again.
  */
 export class CallMemo {
-  readonly #dir: string;
+  readonly #dirs: readonly string[];
+  readonly #storeDir: string;
   #index: Map<string, MemoEntry> | undefined;
+  /** Bytes of each segment already read, up to its last whole line. */
+  readonly #read = new Map<string, number>();
   #fd: number | undefined;
   readonly #segment: string;
   /** Lines skipped on load because they were torn or failed their checksum. */
   damaged = 0;
 
-  constructor(storeDir: string) {
-    this.#dir = join(storeDir, 'v1', 'memo');
+  constructor(storeDirs: string | readonly string[]) {
+    const dirs = listOf(storeDirs);
+    this.#storeDir = dirs[0]!;
+    this.#dirs = dirs.map((d) => join(d, 'v1', 'memo'));
     this.#segment = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.ndjson`;
   }
 
@@ -48,8 +59,10 @@ export class CallMemo {
   put(key: CallKey, entry: MemoEntry): void {
     const index = this.#load();
     if (this.#fd === undefined) {
-      mkdirSync(this.#dir, {recursive: true});
-      this.#fd = openSync(join(this.#dir, this.#segment), 'a', 0o644);
+      sharedDir(this.#storeDir).mkdirp(this.#dirs[0]!);
+      this.#fd = openSync(join(this.#dirs[0]!, this.#segment), 'a', 0o644);
+      // Our own appends are in the index already; never read them back as news.
+      this.#read.set(join(this.#dirs[0]!, this.#segment), Number.MAX_SAFE_INTEGER);
     }
     const line = `${JSON.stringify({k: key, s: checksum(entry), v: entry})}\n`;
     writeSync(this.#fd, line);
@@ -65,26 +78,62 @@ export class CallMemo {
     return this.#load().size;
   }
 
+  /** Reads whatever other builders appended since the last look. */
+  refresh(): void {
+    if (this.#index) this.#scan(this.#index);
+  }
+
   #load(): Map<string, MemoEntry> {
     if (this.#index) return this.#index;
     const index = new Map<string, MemoEntry>();
-    let files: string[] = [];
-    try {
-      files = readdirSync(this.#dir).filter((f) => f.endsWith('.ndjson')).sort();
-    } catch {
-      // No memo yet.
+    this.#scan(index);
+    this.#index = index;
+    return index;
+  }
+
+  /** Reads the new whole lines of every segment; a store's own answers win over an upstream's. */
+  #scan(index: Map<string, MemoEntry>): void {
+    for (const dir of [...this.#dirs].reverse()) {
+      let files: string[] = [];
+      try {
+        files = readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort();
+      } catch {
+        continue; // No memo there yet.
+      }
+      for (const f of files) this.#readNew(join(dir, f), index);
     }
-    for (const f of files) {
-      const text = readFileSync(join(this.#dir, f), 'utf8');
-      for (const line of text.split('\n')) {
+  }
+
+  #readNew(path: string, index: Map<string, MemoEntry>): void {
+    const from = this.#read.get(path) ?? 0;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= from) return;
+      const buf = Buffer.alloc(size - from);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, from + got);
+        if (n === 0) break;
+        got += n;
+      }
+      // A line still being written (no newline yet) is left for the next look.
+      const end = buf.lastIndexOf(0x0a, got - 1) + 1;
+      for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
         if (line === '') continue;
         const parsed = parseLine(line);
         if (parsed) index.set(parsed.k, parsed.v);
         else this.damaged++;
       }
+      this.#read.set(path, from + end);
+    } finally {
+      closeSync(fd);
     }
-    this.#index = index;
-    return index;
   }
 }
 

@@ -24,7 +24,8 @@ export interface LlmRuntime {
 }
 
 export interface RuntimeOptions {
-  readonly storeDir: string;
+  /** The store's directories, written first: the memo is read from all, written to the first. */
+  readonly storeDirs: readonly string[];
   readonly settings: Settings;
   readonly models: ReadonlyMap<string, ModelDecl>;
   readonly budget: number | undefined;
@@ -36,11 +37,11 @@ export interface RuntimeOptions {
 }
 
 export function createRuntime(o: RuntimeOptions): LlmRuntime {
-  const memo = new CallMemo(o.storeDir);
+  const memo = new CallMemo(o.storeDirs);
   const budget = new Budget(o.budget ?? o.settings.config.budget);
   const runtime: LlmRuntime = {
     memo, budget, current: undefined,
-    batch: {force: o.forceBatch === true, stateDir: batchStateDir(o.storeDir), config: o.settings.config, models: o.models},
+    batch: {force: o.forceBatch === true, stateDir: batchStateDir(o.storeDirs[0]!), config: o.settings.config, models: o.models},
     caller: new ModelCaller({
       models: o.models, memo, budget, config: o.settings.config, env: o.env,
       gateFor: o.gateFor ?? ((ep) => gateFor(ep, o.settings.config.limitsDir)),

@@ -52,7 +52,7 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
   const key = keyOf(components);
   const record = state.target(node.id);
   if (record && record.key === key && outputsIntact(ctx, node, record.files)) return {kind: 'fresh', key, digest: record.digest};
-  const found = store.readAction(key);
+  const found = store.readAction(key, components.outputs);
   if (found.kind === 'hit') return {kind: 'restore', key, entry: found.entry, components, inputs};
   if (found.kind === 'corrupt') {
     onCacheInfo(`${found.problem}; it was removed and ${node.id} will be rebuilt`);

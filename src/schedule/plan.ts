@@ -42,7 +42,7 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
   const api = async (i: number, inputs: readonly string[] | undefined): Promise<ApiEstimate | undefined> => {
     const node = graph.nodes[i]!;
     if (node.run.kind !== 'llm') return undefined;
-    memo ??= new CallMemo(ctx.store.dir);
+    memo ??= new CallMemo(ctx.store.dirs);
     const ready = inputs !== undefined && node.deps.every((d) => present.has(d));
     return estimateApi(ctx, node, node.run, memo, ready ? inputs : undefined);
   };

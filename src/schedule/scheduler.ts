@@ -1,5 +1,7 @@
 import type {BuildCounts, Event, Failure} from '../event.js';
-import type {ActionKey, ContentHash} from '../ids.js';
+import {hexOf, type ActionKey, type ContentHash} from '../ids.js';
+import type {ActionEntry} from '../store/store.js';
+import {unreachable} from '../util/unreachable.js';
 import type {Node} from '../graph/graph.js';
 import type {LlmRuntime} from '../llm/runtime.js';
 import {MaxHeap} from '../util/heap.js';
@@ -155,26 +157,68 @@ export async function runBuild(ctx: BuildContext, selected: readonly number[], o
 /** Restores or runs one target; returns its output digest, or undefined if it did not build. */
 async function execute(ctx: BuildContext, work: Work, opts: ScheduleOptions, counts: BuildCounts): Promise<ContentHash | undefined> {
   const {node, decision} = work;
-  const emitInfo = (message: string): void => opts.emit({type: 'cache-info', message, target: node.id});
   try {
-    if (decision.kind === 'restore') {
-      const bad = verifyEntry(ctx, decision.entry);
-      if (!bad) {
-        materialize(ctx, node, decision.entry);
-        counts.restored++;
-        opts.emit({type: 'target-restored', target: node.id, key: decision.key});
-        for (const text of opts.requested?.has(node.index) ? decision.entry.reports ?? [] : []) opts.emit({type: 'target-report', target: node.id, text});
-        return decision.entry.digest;
-      }
-      emitInfo(`stored output ${bad.path} of ${node.id} is ${bad.problem}; it was removed and the target is rebuilt`);
-      return await runTarget(ctx, node, {kind: 'run', key: decision.key, components: decision.components, inputs: decision.inputs, reasons: [`stored output ${bad.path} was ${bad.problem}`]}, opts, counts);
-    }
-    return await runTarget(ctx, node, decision, opts, counts);
+    if (decision.kind === 'run') return await runOnce(ctx, node, decision, opts, counts);
+    const restored = restore(ctx, node, decision.entry, opts, counts);
+    if (typeof restored === 'string') return restored;
+    return await runOnce(ctx, node, {kind: 'run', key: decision.key, components: decision.components, inputs: decision.inputs, reasons: [`stored output ${restored.path} was ${restored.problem}`]}, opts, counts);
   } catch (e) {
     counts.failed++;
     opts.emit({type: 'target-failed', target: node.id, failure: {kind: 'exception', message: messageOf(e), stack: e instanceof Error ? e.stack ?? '' : '', log: ''}});
     return undefined;
   }
+}
+
+/**
+ * Runs a target under a lease on its key, so that of all the builders sharing the store exactly
+ * one produces it; the others wait and restore the stored result. The store is read again once
+ * the lease is ours: the result may have been stored between this build's decision and now.
+ */
+async function runOnce(ctx: BuildContext, node: Node, decision: Extract<Decision, {kind: 'run'}>, opts: ScheduleOptions, counts: BuildCounts): Promise<ContentHash | undefined> {
+  const outputs = decision.components.outputs;
+  const stored = (): ActionEntry | undefined => {
+    const r = ctx.store.readAction(decision.key, outputs);
+    return r.kind === 'hit' ? r.entry : undefined;
+  };
+  const got = await ctx.store.leases.acquire(hexOf(decision.key), node.id, opts.signal,
+    (h) => opts.emit({type: 'target-waiting', target: node.id, holder: h ? `${h.user}@${h.host} (pid ${h.pid})` : 'another builder', what: 'action'}),
+    stored);
+  switch (got.kind) {
+    case 'aborted':
+      counts.skipped++;
+      opts.emit({type: 'target-skipped', target: node.id, because: 'the build was interrupted'});
+      return undefined;
+    case 'done': {
+      const restored = restore(ctx, node, got.value, opts, counts);
+      if (typeof restored === 'string') return restored;
+      return runOnce(ctx, node, {...decision, reasons: [`the stored output ${restored.path} was ${restored.problem}`]}, opts, counts);
+    }
+    case 'acquired':
+      try {
+        const entry = stored();
+        const restored = entry ? restore(ctx, node, entry, opts, counts) : undefined;
+        if (typeof restored === 'string') return restored;
+        return await runTarget(ctx, node, decision, opts, counts);
+      } finally {
+        got.lease.release();
+      }
+    default:
+      return unreachable(got);
+  }
+}
+
+/** Verifies and materializes a stored result; returns its digest, or which output was damaged. */
+function restore(ctx: BuildContext, node: Node, entry: ActionEntry, opts: ScheduleOptions, counts: BuildCounts): ContentHash | {path: string; problem: string} {
+  const bad = verifyEntry(ctx, entry);
+  if (bad) {
+    opts.emit({type: 'cache-info', message: `stored output ${bad.path} of ${node.id} is ${bad.problem}; it was removed and the target is rebuilt`, target: node.id});
+    return bad;
+  }
+  materialize(ctx, node, entry);
+  counts.restored++;
+  opts.emit({type: 'target-restored', target: node.id, key: entry.key});
+  for (const text of opts.requested?.has(node.index) ? entry.reports ?? [] : []) opts.emit({type: 'target-report', target: node.id, text});
+  return entry.digest;
 }
 
 /** Shows again what a requested target reported when it was built (its win rates, say). */

@@ -5,6 +5,9 @@ import {hashFile} from '../fingerprint/hasher.js';
 import {hexOf, type ActionKey, type ContentHash} from '../ids.js';
 import {errnoCode, tempPathFor, writeFileAtomic} from '../util/fs.js';
 import type {KeyComponents} from '../fingerprint/key.js';
+import {Leases, type LeaseTimings} from './lease.js';
+import {sharedDir, type SharedDir} from './shared-dir.js';
+import {describeProducer, entryProblem} from './trust.js';
 
 /** Who produced an entry, so a shared cache can say where a bad entry came from. */
 export interface Producer {
@@ -41,68 +44,144 @@ export interface ActionEntry {
   readonly reports?: readonly string[];
 }
 
+/** How a store is opened: alone, or over a read-only upstream (a lab cache used as a consumer). */
+export interface StoreOptions {
+  /** A store that is read but never written: not its entries, blobs, memo, leases or use stamps. */
+  readonly upstream?: string | undefined;
+  readonly leases?: LeaseTimings | undefined;
+}
+
+export type ActionRead = {kind: 'hit'; entry: ActionEntry} | {kind: 'miss'} | {kind: 'corrupt'; problem: string};
+
 /**
  * The content-addressed store: immutable blobs named by their hash, and an action index from key
  * to output manifest. Every write is temp file + rename, so a crash leaves either nothing or a
- * whole file; every blob is re-hashed when restored, so a damaged one is never served.
+ * whole file; every blob is re-hashed when restored, so a damaged one is never served. The same
+ * layout serves one user or a lab (see `shared-dir.ts` for the permissions of a group store).
  *
  *   <dir>/v1/blobs/ab/abcdef…        read-only blob
- *   <dir>/v1/actions/ab/abcdef….json action entry
+ *   <dir>/v1/actions/ab/abcdef….json action entry (read-only)
+ *   <dir>/v1/used/ab/abcdef…         last use of an entry owned by someone else
+ *   <dir>/v1/leases/<name>/          who is producing what right now
  *   <dir>/v1/tmp/                    in-progress writes
  */
 export class Store {
   readonly dir: string;
-  readonly #blobs: string;
-  readonly #actions: string;
-  readonly #tmp: string;
+  readonly shared: SharedDir;
+  readonly leases: Leases;
+  /** The read-only store consulted after this one, if any. */
+  readonly upstream: Store | undefined;
+  readonly #v: string;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: StoreOptions = {}) {
     this.dir = dir;
-    const v = join(dir, 'v1');
-    this.#blobs = join(v, 'blobs');
-    this.#actions = join(v, 'actions');
-    this.#tmp = join(v, 'tmp');
+    this.#v = join(dir, 'v1');
+    this.shared = sharedDir(dir);
+    this.leases = new Leases(join(this.#v, 'leases'), this.shared, opts.leases);
+    this.upstream = opts.upstream === undefined ? undefined : new Store(opts.upstream, {leases: opts.leases});
   }
 
+  /** The stores whose memo and entries a build reads: this one, then the upstream. */
+  get dirs(): readonly string[] {
+    return this.upstream ? [this.dir, ...this.upstream.dirs] : [this.dir];
+  }
+
+  /** Where a blob is: in this store if it has it, else in the upstream's, else where it would go. */
   blobPath(hash: ContentHash): string {
+    const own = this.#blobPath(hash);
+    if (!this.upstream || statSync(own, {throwIfNoEntry: false})) return own;
+    const up = this.upstream.blobPath(hash);
+    return statSync(up, {throwIfNoEntry: false}) ? up : own;
+  }
+
+  #blobPath(hash: ContentHash): string {
     const hex = hexOf(hash);
-    return join(this.#blobs, hex.slice(0, 2), hex);
+    return join(this.#v, 'blobs', hex.slice(0, 2), hex);
   }
 
   actionPath(key: ActionKey): string {
     const hex = hexOf(key);
-    return join(this.#actions, hex.slice(0, 2), `${hex}.json`);
+    return join(this.#v, 'actions', hex.slice(0, 2), `${hex}.json`);
   }
 
-  /** The entry for a key, or why it is unusable. Marks it used (for LRU collection). */
-  readAction(key: ActionKey): {kind: 'hit'; entry: ActionEntry} | {kind: 'miss'} | {kind: 'corrupt'; problem: string} {
+  usedPath(key: ActionKey): string {
+    const hex = hexOf(key);
+    return join(this.#v, 'used', hex.slice(0, 2), hex);
+  }
+
+  /**
+   * The entry for a key, or why it is unusable (checked by `entryProblem`; `outputs` are the
+   * target's declared outputs). Marks it used, for least-recently-used collection.
+   */
+  readAction(key: ActionKey, outputs?: readonly string[]): ActionRead {
+    const own = this.#readOwn(key, outputs);
+    if (own.kind !== 'miss' || !this.upstream) return own;
+    return this.upstream.#readOwn(key, outputs, false);
+  }
+
+  #readOwn(key: ActionKey, outputs: readonly string[] | undefined, stamp = true): ActionRead {
     const path = this.actionPath(key);
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return {kind: 'miss'};
-      return {kind: 'corrupt', problem: String(e)};
+      return {kind: 'corrupt', problem: `action entry ${path} cannot be read (${errnoCode(e) ?? String(e)})`};
     }
-    let entry: ActionEntry;
+    let entry: unknown;
     try {
-      entry = JSON.parse(text) as ActionEntry;
+      entry = JSON.parse(text);
     } catch {
       return {kind: 'corrupt', problem: `action entry ${path} is not valid JSON`};
     }
-    if (entry.version !== 1 || entry.key !== key || !Array.isArray(entry.files)) {
-      return {kind: 'corrupt', problem: `action entry ${path} does not describe key ${key}`};
+    const problem = entryProblem(entry, key, outputs);
+    if (problem) return {kind: 'corrupt', problem: `action entry ${path} (${describeProducer(entry)}) ${problem}`};
+    if (stamp) this.#markUsed(key, path);
+    return {kind: 'hit', entry: entry as ActionEntry};
+  }
+
+  /**
+   * Stamps last use on the entry's mtime (atime is unreliable on noatime mounts). Only the owner
+   * may set a file's times, so for someone else's entry the stamp is a small file of its own,
+   * replaced by rename, which needs no ownership.
+   */
+  #markUsed(key: ActionKey, path: string): void {
+    const now = new Date();
+    try {
+      utimesSync(path, now, now);
+      return;
+    } catch {
+      // Not ours: stamp beside it.
     }
-    touch(path);
-    return {kind: 'hit', entry};
+    try {
+      const used = this.usedPath(key);
+      this.shared.mkdirp(dirname(used));
+      writeFileAtomic(used, '', 0o444);
+    } catch {
+      // Last use is best effort; a store we cannot write is read-only to us.
+    }
+  }
+
+  /** When an entry was last used: its own mtime or its use stamp, whichever is later. */
+  lastUsed(key: ActionKey, entryMtimeMs: number): number {
+    const stamp = statSync(this.usedPath(key), {throwIfNoEntry: false});
+    return Math.max(entryMtimeMs, stamp?.mtimeMs ?? 0);
   }
 
   writeAction(entry: ActionEntry): void {
-    writeFileAtomic(this.actionPath(entry.key), JSON.stringify(entry), 0o444);
+    const path = this.actionPath(entry.key);
+    this.shared.mkdirp(dirname(path));
+    writeFileAtomic(path, JSON.stringify(entry), 0o444);
   }
 
+  /** Drops an unusable entry. Never fails: in a store we may not write, the entry is just ignored. */
   removeAction(key: ActionKey): void {
-    rmSync(this.actionPath(key), {force: true});
+    try {
+      rmSync(this.actionPath(key), {force: true});
+      rmSync(this.usedPath(key), {force: true});
+    } catch {
+      // Someone else's entry in a directory we cannot write: reported by the caller, left alone.
+    }
   }
 
   /**
@@ -112,12 +191,13 @@ export class Store {
   putFile(src: string): {hash: ContentHash; size: number} {
     const hash = hashFile(src);
     const size = statSync(src).size;
-    const dest = this.blobPath(hash);
+    const dest = this.#blobPath(hash);
     const existing = statSync(dest, {throwIfNoEntry: false});
     if (existing && existing.size === size) return {hash, size};
-    mkdirSync(dirname(dest), {recursive: true});
-    mkdirSync(this.#tmp, {recursive: true});
-    const tmp = tempPathFor(join(this.#tmp, hexOf(hash)));
+    const tmpDir = join(this.#v, 'tmp');
+    this.shared.mkdirp(dirname(dest));
+    this.shared.mkdirp(tmpDir);
+    const tmp = tempPathFor(join(tmpDir, hexOf(hash)));
     try {
       renameSync(src, tmp);
     } catch (e) {
@@ -129,7 +209,10 @@ export class Store {
     return {hash, size};
   }
 
-  /** Re-hashes a blob. A damaged blob is deleted so it is rebuilt, never served. */
+  /**
+   * Re-hashes a blob. A damaged blob is deleted so it is rebuilt, never served (if we may: one
+   * in a read-only upstream is only reported, and the target is rebuilt into this store).
+   */
   verifyBlob(hash: ContentHash): 'ok' | 'missing' | 'corrupt' {
     const path = this.blobPath(hash);
     let actual: ContentHash;
@@ -140,7 +223,13 @@ export class Store {
       throw e;
     }
     if (actual === hash) return 'ok';
-    rmSync(path, {force: true});
+    if (path === this.#blobPath(hash)) {
+      try {
+        rmSync(path, {force: true});
+      } catch {
+        // Not ours to remove; it is never served either way.
+      }
+    }
     return 'corrupt';
   }
 
@@ -171,11 +260,11 @@ export class Store {
 
   /** Every action entry path, for verify and gc. */
   *actionFiles(): Generator<string> {
-    yield* walk(this.#actions);
+    yield* walk(join(this.#v, 'actions'));
   }
 
   *blobFiles(): Generator<string> {
-    yield* walk(this.#blobs);
+    yield* walk(join(this.#v, 'blobs'));
   }
 }
 
@@ -187,16 +276,6 @@ export function producer(version: string): Producer {
     // No passwd entry (containers): the uid is still in the file's owner.
   }
   return {user, host: hostname(), time: new Date().toISOString(), stage: version};
-}
-
-/** Stamps last use on the entry's mtime (atime is unreliable on noatime mounts). */
-function touch(path: string): void {
-  const now = new Date();
-  try {
-    utimesSync(path, now, now);
-  } catch {
-    // A read-only or foreign entry: last-use is best effort.
-  }
 }
 
 function* walk(dir: string): Generator<string> {

@@ -1,0 +1,50 @@
+import {chmodSync, mkdirSync, statSync} from 'node:fs';
+import {dirname} from 'node:path';
+import {errnoCode} from '../util/fs.js';
+
+/**
+ * How a store directory is shared. A lab cache is a directory owned by the lab's group with the
+ * setgid bit set (mode 2775): everything created under it then belongs to that group. Creating
+ * directories is the only place permissions are set, and only on directories this process has
+ * just created, so no one ever chmods a file someone else owns (the source of most shared-cache
+ * permission bugs in other tools). Files need no chmod of their own: blobs and entries are
+ * read-only for everyone, and whoever can write a directory may rename into it or unlink from it.
+ */
+export interface SharedDir {
+  /** Whether directories are made group-writable (2775) because the store's root is setgid. */
+  readonly group: boolean;
+  /** `mkdir -p`, making every directory it creates 2775 in a group store. */
+  mkdirp(path: string): void;
+}
+
+const SETGID = 0o2000;
+const GROUP_DIR_MODE = 0o2775;
+
+/** The sharing mode of a store root: group mode when the root exists and has the setgid bit. */
+export function sharedDir(root: string): SharedDir {
+  const st = statSync(root, {throwIfNoEntry: false});
+  const group = st !== undefined && st.isDirectory() && (st.mode & SETGID) !== 0;
+  return {group, mkdirp: group ? mkdirGroup : mkdirPlain};
+}
+
+function mkdirPlain(path: string): void {
+  mkdirSync(path, {recursive: true});
+}
+
+/**
+ * Creates the missing directories from the top down, each with mode 2775. The umask would strip
+ * the group's write bit, so each new directory is chmod-ed: it was made by this process, so this
+ * process owns it. A directory another user made first (EEXIST) is left exactly as it is.
+ */
+function mkdirGroup(path: string): void {
+  if (statSync(path, {throwIfNoEntry: false})?.isDirectory()) return;
+  const parent = dirname(path);
+  if (parent !== path) mkdirGroup(parent);
+  try {
+    mkdirSync(path);
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return;
+    throw e;
+  }
+  chmodSync(path, GROUP_DIR_MODE);
+}
