@@ -25,6 +25,11 @@ export interface OpenOptions {
   readonly cacheReadOnly?: boolean | undefined;
   readonly profile?: string | undefined;
   readonly emit: (e: Event) => void;
+  /**
+   * Evaluate the Stagefile again even if this process already imported the same compiled bundle
+   * (`stage watch` reloading it): otherwise the module cache would declare nothing.
+   */
+  readonly fresh?: boolean | undefined;
 }
 
 /** Loads and analyzes the Stagefile and opens the workspace state and the store. */
@@ -34,7 +39,7 @@ export async function openProject(opts: OpenOptions): Promise<Result<BuildContex
   if (!file || !statSync(file, {throwIfNoEntry: false})?.isFile()) {
     return err([{severity: 'error', message: opts.file ? `no Stagefile at ${opts.file}` : `no Stagefile.ts in ${opts.cwd} or any parent directory`, hint: 'create Stagefile.ts, or pass -f <file>'}]);
   }
-  const loaded = await loadStagefile(file, {profile: opts.profile});
+  const loaded = await loadStagefile(file, {profile: opts.profile, fresh: opts.fresh === true});
   if (!loaded.ok) return loaded;
   const graph = analyze(loaded.value.root, loaded.value.registry, loaded.value.locate);
   if (!graph.ok) return graph;
@@ -88,7 +93,7 @@ export async function build(ctx: BuildContext, opts: BuildOptions): Promise<Resu
   let counts: BuildCounts = {fresh: 0, restored: 0, ran: 0, failed: 0, skipped: 0};
   let runtime: LlmRuntime | undefined;
   const llm = (): LlmRuntime => (runtime ??= createRuntime({
-    storeDirs: ctx.store.dirs, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget,
+    storeDirs: ctx.store.dirs, leases: ctx.store.leases, settings: ctx.settings, models: ctx.graph.models, budget: opts.budget,
     env: opts.env ?? process.env, emit: opts.emit, forceBatch: opts.batch === true,
   }));
   try {

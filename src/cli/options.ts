@@ -29,6 +29,7 @@ export interface CommandSpec {
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   {name: 'file', alias: 'f', type: 'string', describe: 'the Stagefile (default: Stagefile.ts here or in a parent directory)'},
   {name: 'cache-dir', type: 'string', describe: 'the store directory (default: $STAGE_CACHE_DIR, the user config, or ~/.cache/stage)'},
+  {name: 'cache-read-only', type: 'boolean', describe: 'read the store directory but never write it (a lab cache used as a consumer); builds go to .stage/cache'},
   {name: 'reporter', type: 'string', choices: ['human', 'json'], describe: 'human-readable output, or NDJSON events on stdout'},
   {name: 'profile', type: 'string', describe: 'the profile the Stagefile is evaluated for (e.g. paper, demo)'},
 ];

@@ -6,7 +6,9 @@ import {clientFor, endpointFor, type Endpoint, type OpenAIClient} from './endpoi
 import {Semaphore, type RateGate} from './gate.js';
 import type {CallMemo} from './memo.js';
 import {dollarsFor} from './pricing.js';
-import {renderCall} from './request.js';
+import {renderCall, type CallKey} from './request.js';
+import type {Holder, Leases} from '../store/lease.js';
+import {unreachable} from '../util/unreachable.js';
 import {promptTokens, reservedTokens} from './tokens.js';
 import type {CallResult, CallSpec, ChatResponse, ModelDecl} from './types.js';
 
@@ -30,6 +32,10 @@ export interface CallerOptions {
   readonly config: UserConfig;
   readonly env: NodeJS.ProcessEnv;
   readonly gateFor: (ep: Endpoint) => RateGate;
+  /** Leases shared with other builders of the same store; without them every miss is paid. */
+  readonly leases?: Leases | undefined;
+  /** Told when another builder is making the same call and this one waits for its answer. */
+  readonly onWait?: (holder: Holder | undefined) => void;
   /** Told about every retry, so the user sees 429 storms and outages as they happen. */
   readonly onRetry: (item: string, why: string, waitMs: number, attempt: number) => void;
   readonly maxAttempts?: number;
@@ -56,12 +62,42 @@ export class ModelCaller {
     const decl = this.#o.models.get(spec.role);
     if (!decl) throw new FatalCallError(`item ${spec.id} calls model role "${spec.role}", which the Stagefile does not declare`);
     const {key, body} = renderCall(decl, spec);
-    const hit = this.#o.memo.get(key);
-    if (hit) {
+    const memoized = (): CallResult | undefined => {
+      const hit = this.#o.memo.get(key);
+      if (!hit) return undefined;
       tally.memoized++;
       tally.done++;
       return answer(spec.id, hit.response, true);
+    };
+    const known = memoized();
+    if (known) return known;
+    const leases = this.#o.leases;
+    if (!leases) return this.#pay(spec, decl, key, body, tally, signal);
+    // Another builder sharing this store may be making the same call right now, or may have
+    // made it since our memo was read: wait for its answer rather than pay twice.
+    const refreshed = (): CallResult | undefined => {
+      this.#o.memo.refresh();
+      return memoized();
+    };
+    const got = await leases.acquire(`call-${key.replace(/[^A-Za-z0-9]/g, '_')}`, spec.id, signal, (h) => this.#o.onWait?.(h), refreshed);
+    switch (got.kind) {
+      case 'aborted':
+        throw signal.reason instanceof Error ? signal.reason : new Error('the build was interrupted');
+      case 'done':
+        return got.value;
+      case 'acquired':
+        try {
+          return refreshed() ?? (await this.#pay(spec, decl, key, body, tally, signal));
+        } finally {
+          got.lease.release();
+        }
+      default:
+        return unreachable(got);
     }
+  }
+
+  /** Makes one call for real: budget, rate gate, retries; journals the answer before returning it. */
+  async #pay(spec: CallSpec, decl: ModelDecl, key: CallKey, body: unknown, tally: CallTally, signal: AbortSignal): Promise<CallResult> {
     const {client, ep, gate, slots} = await this.#endpoint(spec.role);
     const reserve = reservedTokens(decl.model, spec.messages, spec.params?.max_tokens ?? 1024, spec.params?.n ?? 1);
     const worst = worstCaseDollars(decl, spec, 'realtime', this.#o.config.prices);

@@ -1,4 +1,4 @@
-import {closeSync, openSync, readdirSync, readSync, fstatSync, writeSync} from 'node:fs';
+import {closeSync, fstatSync, openSync, readdirSync, readSync, statSync, writeSync} from 'node:fs';
 import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {canonicalJson} from '../fingerprint/canonical.js';
@@ -106,6 +106,7 @@ export class CallMemo {
 
   #readNew(path: string, index: Map<string, MemoEntry>): void {
     const from = this.#read.get(path) ?? 0;
+    if ((statSync(path, {throwIfNoEntry: false})?.size ?? 0) <= from) return;
     let fd: number;
     try {
       fd = openSync(path, 'r');

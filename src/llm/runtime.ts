@@ -3,6 +3,7 @@ import type {Event} from '../event.js';
 import {Budget} from './budget.js';
 import type {BatchOptions} from './batch/executor.js';
 import {batchStateDir} from './batch/state.js';
+import type {Leases} from '../store/lease.js';
 import {ModelCaller} from './caller.js';
 import type {Endpoint} from './endpoints.js';
 import {unlimited, type RateGate} from './gate.js';
@@ -26,6 +27,8 @@ export interface LlmRuntime {
 export interface RuntimeOptions {
   /** The store's directories, written first: the memo is read from all, written to the first. */
   readonly storeDirs: readonly string[];
+  /** The store's leases: a call someone else is making is waited for, not made twice. */
+  readonly leases?: Leases;
   readonly settings: Settings;
   readonly models: ReadonlyMap<string, ModelDecl>;
   readonly budget: number | undefined;
@@ -45,6 +48,8 @@ export function createRuntime(o: RuntimeOptions): LlmRuntime {
     caller: new ModelCaller({
       models: o.models, memo, budget, config: o.settings.config, env: o.env,
       gateFor: o.gateFor ?? ((ep) => gateFor(ep, o.settings.config.limitsDir)),
+      leases: o.leases,
+      onWait: (holder) => o.emit({type: 'target-waiting', target: runtime.current?.target ?? '', holder: holder ? `${holder.user}@${holder.host} (pid ${holder.pid})` : 'another builder', what: 'call'}),
       onRetry: (item, why, waitMs, attempt) => o.emit({type: 'llm-retry', target: runtime.current?.target ?? '', item, why, waitMs, attempt}),
     }),
     close: async () => {

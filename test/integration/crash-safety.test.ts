@@ -155,7 +155,7 @@ target('copy', {inputs: ['src/a.txt'], out: 'out/copy.txt', run: sh('cat $in > $
     const first = await rig.run(['cache', 'verify']);
     expect(first.code).toBe(1);
     expect(first.stdout).toMatch(/blob [0-9a-f]{16} is damaged/);
-    expect(first.stdout).toMatch(/action entry for copy references a missing or damaged output out\/copy.txt/);
+    expect(first.stdout).toMatch(/action entry for copy \(written by [^@]+@[^ ]+ at [^)]+ with stage [^)]+\) references a missing or damaged output out\/copy.txt/);
     const second = await rig.run(['cache', 'verify']);
     expect(second.code).toBe(0);
     expect((await rig.build()).ran).toEqual(['copy']);
