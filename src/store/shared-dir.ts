@@ -1,4 +1,4 @@
-import {chmodSync, mkdirSync, statSync} from 'node:fs';
+import {chmodSync, chownSync, mkdirSync, statSync} from 'node:fs';
 import {dirname} from 'node:path';
 import {errnoCode} from '../util/fs.js';
 
@@ -15,6 +15,12 @@ export interface SharedDir {
   readonly group: boolean;
   /** `mkdir -p`, making every directory it creates 2775 in a group store. */
   mkdirp(path: string): void;
+  /**
+   * Gives a file this process made elsewhere and moved in (a rule's output, renamed from the
+   * workspace's staging area) the store's group: setgid applies to files created in the
+   * directory, not to files renamed into it. The file is ours, so changing its group is allowed.
+   */
+  adopt(path: string): void;
 }
 
 const SETGID = 0o2000;
@@ -24,7 +30,9 @@ const GROUP_DIR_MODE = 0o2775;
 export function sharedDir(root: string): SharedDir {
   const st = statSync(root, {throwIfNoEntry: false});
   const group = st !== undefined && st.isDirectory() && (st.mode & SETGID) !== 0;
-  return {group, mkdirp: group ? mkdirGroup : mkdirPlain};
+  if (!group) return {group, mkdirp: mkdirPlain, adopt: () => {}};
+  const gid = st.gid;
+  return {group, mkdirp: mkdirGroup, adopt: (path) => chownSync(path, -1, gid)};
 }
 
 function mkdirPlain(path: string): void {

@@ -200,6 +200,7 @@ export class Store {
     const tmp = tempPathFor(join(tmpDir, hexOf(hash)));
     try {
       renameSync(src, tmp);
+      this.shared.adopt(tmp);
     } catch (e) {
       if (errnoCode(e) !== 'EXDEV') throw e;
       copyFileSync(src, tmp);
