@@ -28,10 +28,11 @@ export class Rig {
   readonly cacheDir: string;
   readonly #children: ChildProcess[] = [];
 
-  constructor() {
+  /** `cacheDir`: share another rig's store, as a second builder of a lab would. */
+  constructor(opts: {cacheDir?: string} = {}) {
     const top = mkdtempSync(join(tmpdir(), 'stage-test-'));
     this.dir = join(top, 'ws');
-    this.cacheDir = join(top, 'cache');
+    this.cacheDir = opts.cacheDir ?? join(top, 'cache');
     mkdirSync(this.dir);
   }
 
@@ -56,12 +57,12 @@ export class Rig {
     return join(this.dir, rel);
   }
 
-  /** Starts the CLI without waiting; for kill and interrupt tests. */
-  spawn(args: readonly string[], env: Record<string, string> = {}): {child: ChildProcess; done: Promise<RunResult>; events: () => Event[]} {
+  /** Starts the CLI without waiting; for kill and interrupt tests. `stdin: 'pipe'` lets a test type into it (`child.stdin`). */
+  spawn(args: readonly string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): {child: ChildProcess; done: Promise<RunResult>; events: () => Event[]} {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: this.dir,
       env: {...process.env, STAGE_CACHE_DIR: this.cacheDir, FORCE_COLOR: '0', ...env},
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin, 'pipe', 'pipe'],
     });
     this.#children.push(child);
     let stdout = '';
