@@ -1,4 +1,4 @@
-import type {ContentHash} from '../ids.js';
+import {hexOf, type ContentHash} from '../ids.js';
 import type {BuildContext} from './context.js';
 import {decide} from './decide.js';
 import {CallMemo} from '../llm/memo.js';
@@ -70,9 +70,13 @@ export async function plan(ctx: BuildContext, selected: readonly number[], onCac
         digests.set(i, d.entry.digest);
         entries.push({target: node.id, action: 'restore', key: d.key, reasons: ['outputs are in the store']});
         break;
-      case 'run':
-        entries.push({target: node.id, action: 'run', key: d.key, reasons: d.reasons, ...withApi(await api(i, d.inputs)), ...withGpu(node)});
+      case 'run': {
+        // Someone sharing the store may be producing it right now: a build would wait for that.
+        const h = ctx.store.leases.holder(hexOf(d.key));
+        const busy = h ? [`${h.user}@${h.host} (pid ${h.pid}) is building it now; a build waits and restores their result`] : [];
+        entries.push({target: node.id, action: 'run', key: d.key, reasons: [...busy, ...d.reasons], ...withApi(await api(i, d.inputs)), ...withGpu(node)});
         break;
+      }
       case 'missing-input':
         blockedBy.set(i, `input ${d.path} of ${node.id} does not exist`);
         entries.push({target: node.id, action: 'error', reasons: [`input ${d.path} does not exist: provide it before building`], ...withApi(await api(i, undefined)), ...withGpu(node)});

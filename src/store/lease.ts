@@ -63,6 +63,14 @@ export class Leases {
     this.timings = timings;
   }
 
+  /** Who holds a lease now, if it is held by a live builder. */
+  holder(name: string): Holder | undefined {
+    const path = join(this.#dir, name);
+    const h = readHolder(path);
+    if (h === 'gone' || h === 'unreadable' || this.#dead(path, h)) return undefined;
+    return h;
+  }
+
   /** Takes the lease if it is free (or dead); never waits. */
   tryAcquire(name: string, what: string): Attempt {
     const path = join(this.#dir, name);
@@ -219,10 +227,4 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
-}
-
-/** For tests and tools: a lease directory's holder, if any. */
-export function leaseHolder(dir: string, name: string): Holder | undefined {
-  const h = readHolder(join(dir, name));
-  return h === 'gone' || h === 'unreadable' ? undefined : h;
 }

@@ -1,4 +1,4 @@
-import {spawn, type ChildProcess} from 'node:child_process';
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {basename, dirname, join, resolve} from 'node:path';
@@ -84,6 +84,13 @@ describe('builders sharing a store', () => {
       // One executes; every other one has found its lease and waits for its result.
       await waitFor(() => executions(round).length >= 1 && builders.filter(waitingFor).length === n - 1, `round ${round}: one builder executing and ${n - 1} waiting`);
       const first = executions(round)[0]!;
+      if (round === 1) {
+        // A builder not yet building is told by its plan who is producing the target right now.
+        const idle = join(lab, 'ws3');
+        writeFileSync(join(idle, 'round.txt'), `${round}\n`);
+        const plan = execFileSync(process.execPath, [CLI, 'plan', 'work'], {cwd: idle, env: {...process.env, STAGE_CACHE_DIR: join(lab, 'cache'), STAGE_CONFIG: join(lab, 'config.json')}}).toString();
+        expect(plan).toMatch(/@\S+ \(pid \d+\) is building it now; a build waits and restores their result/);
+      }
       let killed: Builder | undefined;
       if (kill) {
         killed = builders.find((b) => basename(b.ws) === first)!;

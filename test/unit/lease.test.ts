@@ -3,7 +3,7 @@ import {chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimes
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
-import {leaseHolder, Leases} from '../../src/store/lease.js';
+import {Leases} from '../../src/store/lease.js';
 import {sharedDir} from '../../src/store/shared-dir.js';
 
 let top: string;
@@ -57,7 +57,7 @@ describe('Leases', () => {
     utimesSync(join(dir, 'k', 'owner.json'), old, old);
     const got = b.tryAcquire('k', 't');
     expect(got.kind).toBe('acquired');
-    expect(leaseHolder(dir, 'k')?.token).not.toBe('old');
+    expect(b.holder('k')?.token).not.toBe('old');
   });
 
   it('takes over at once from a holder on this host whose process is gone (kill -9)', async () => {
