@@ -123,6 +123,7 @@ export class Leases {
 
   #hold(path: string, holder: Holder): Lease {
     const owner = join(path, 'owner.json');
+    HELD_HERE.add(holder.token);
     let released = false;
     let lost = false;
     const beat = setInterval(() => {
@@ -147,15 +148,24 @@ export class Leases {
         if (released) return;
         released = true;
         clearInterval(beat);
+        HELD_HERE.delete(holder.token);
         const current = readHolder(path);
         if (current !== 'gone' && current !== 'unreadable' && current.token === holder.token) this.#remove(path, holder.token);
       },
     };
   }
 
-  /** A holder that is gone: its process has exited (same host), or it stopped refreshing. */
+  /**
+   * A holder that is gone. On this host the process table is the truth: a live process keeps
+   * its lease even when a long synchronous step delayed its heartbeat, a dead one loses it at
+   * once, and our own pid on a lease we never took is an earlier process that had it. From
+   * another host only the heartbeat can tell.
+   */
   #dead(path: string, holder: Holder | 'unreadable'): boolean {
-    if (holder !== 'unreadable' && holder.host === this.#host && !processAlive(holder.pid)) return true;
+    if (holder !== 'unreadable' && holder.host === this.#host) {
+      if (holder.pid === process.pid) return !HELD_HERE.has(holder.token);
+      return !processAlive(holder.pid);
+    }
     const st = statSync(join(path, holder === 'unreadable' ? '' : 'owner.json'), {throwIfNoEntry: false});
     if (!st) return false;
     return Date.now() - st.mtimeMs > this.timings.staleMs;
@@ -189,6 +199,9 @@ export class Leases {
     rmSync(aside, {recursive: true, force: true});
   }
 }
+
+/** Tokens of the leases this process holds, whichever store they are in. */
+const HELD_HERE = new Set<string>();
 
 function readHolder(path: string): Holder | 'gone' | 'unreadable' {
   try {

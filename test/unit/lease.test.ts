@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process';
 import {chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {hostname, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {Leases} from '../../src/store/lease.js';
@@ -58,6 +58,24 @@ describe('Leases', () => {
     const got = b.tryAcquire('k', 't');
     expect(got.kind).toBe('acquired');
     expect(b.holder('k')?.token).not.toBe('old');
+  });
+
+  it('on this host, trusts the process table over the heartbeat', () => {
+    const dir = join(top, 'leases');
+    const write = (pid: number, token: string): void => {
+      mkdirSync(join(dir, 'k'), {recursive: true});
+      writeFileSync(join(dir, 'k', 'owner.json'), JSON.stringify({user: 'x', host: hostname(), pid, token, started: '', what: 't'}));
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(join(dir, 'k', 'owner.json'), old, old);
+    };
+    const b = new Leases(dir, sharedDir(top), FAST);
+    // A live process whose heartbeat is late (a long synchronous step) keeps its lease.
+    write(process.ppid, 'parent');
+    expect(b.tryAcquire('k', 't').kind).toBe('held');
+    // Our own pid on a lease we never took: an earlier process that had this pid.
+    rmSync(join(dir, 'k'), {recursive: true});
+    write(process.pid, 'earlier');
+    expect(b.tryAcquire('k', 't').kind).toBe('acquired');
   });
 
   it('takes over at once from a holder on this host whose process is gone (kill -9)', async () => {
