@@ -30,29 +30,26 @@ const GROUP_DIR_MODE = 0o2775;
 export function sharedDir(root: string): SharedDir {
   const st = statSync(root, {throwIfNoEntry: false});
   const group = st !== undefined && st.isDirectory() && (st.mode & SETGID) !== 0;
-  if (!group) return {group, mkdirp: mkdirPlain, adopt: () => {}};
+  if (!group) return {group, mkdirp: mkdirShared, adopt: () => {}};
   const gid = st.gid;
-  return {group, mkdirp: mkdirGroup, adopt: (path) => chownSync(path, -1, gid)};
-}
-
-function mkdirPlain(path: string): void {
-  mkdirSync(path, {recursive: true});
+  return {group, mkdirp: mkdirShared, adopt: (path) => chownSync(path, -1, gid)};
 }
 
 /**
- * Creates the missing directories from the top down, each with mode 2775. The umask would strip
- * the group's write bit, so each new directory is chmod-ed: it was made by this process, so this
- * process owns it. A directory another user made first (EEXIST) is left exactly as it is.
+ * `mkdir -p` for anything under a store. A directory created inside a setgid directory is made
+ * 2775: the umask would strip the group's write bit, and the group is who shares it. The chmod
+ * is on a directory this process has just created, so it owns it; a directory another user made
+ * first (EEXIST) is left exactly as it is. Outside a setgid directory this is a plain mkdir.
  */
-function mkdirGroup(path: string): void {
+export function mkdirShared(path: string): void {
   if (statSync(path, {throwIfNoEntry: false})?.isDirectory()) return;
   const parent = dirname(path);
-  if (parent !== path) mkdirGroup(parent);
+  if (parent !== path) mkdirShared(parent);
   try {
     mkdirSync(path);
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return;
     throw e;
   }
-  chmodSync(path, GROUP_DIR_MODE);
+  if ((statSync(parent).mode & SETGID) !== 0) chmodSync(path, GROUP_DIR_MODE);
 }

@@ -1,5 +1,6 @@
 import {readFileSync, rmSync} from 'node:fs';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
+import {mkdirShared} from '../../store/shared-dir.js';
 import {writeFileAtomic} from '../../util/fs.js';
 
 /** Where the per-target batch state files live in the store. */
@@ -64,7 +65,10 @@ export class BatchState {
 
   #save(): void {
     if (this.#batches.length === 0) rmSync(this.path, {force: true});
-    else writeFileAtomic(this.path, `${JSON.stringify({v: 1, target: this.target, batches: this.#batches})}\n`);
+    else {
+      mkdirShared(dirname(this.path));
+      writeFileAtomic(this.path, `${JSON.stringify({v: 1, target: this.target, batches: this.#batches})}\n`);
+    }
   }
 }
 
