@@ -4,6 +4,8 @@ import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execFileSync, spawn} from 'node:child_process';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {sameCallsStagefile} from '../util/same-calls.js';
+import {startOpenAIServer} from '../util/openai-server.js';
 import {parseEvents} from '../util/rig.js';
 
 /**
@@ -32,6 +34,7 @@ const parts = Array.from({length: 6}, (_, i) =>
 target('all', {deps: parts, out: 'out/all.txt', run: sh('cat $in > $out')});
 `;
 
+
 let lab: string;
 let cache: string;
 let groupId: number;
@@ -56,11 +59,10 @@ function setUpWorkspace(a: Account): string {
   return ws;
 }
 
-function runAs(a: Account, args: readonly string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const ws = join(lab, a.name);
+function runAs(a: Account, args: readonly string[], env: Record<string, string> = {}, ws = join(lab, a.name)): Promise<{code: number | null; stdout: string; stderr: string}> {
   const child = spawn('setpriv', [`--reuid=${a.uid}`, `--regid=${a.gid}`, '--init-groups', process.execPath, CLI, ...args], {
     cwd: ws,
-    env: {PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: ws, STAGE_CACHE_DIR: cache, STAGE_CONFIG: join(lab, 'config.json'), FORCE_COLOR: '0'},
+    env: {PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: ws, STAGE_CACHE_DIR: cache, STAGE_CONFIG: join(lab, 'config.json'), FORCE_COLOR: '0', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -154,5 +156,33 @@ describe.skipIf(USERS.length < 2)('two users in one group share a setgid cache',
     expect(gc.code, gc.stdout + gc.stderr).toBe(0);
     expect(gc.stdout + gc.stderr).not.toMatch(/EPERM|EACCES/);
     expect([...walk(join(cache, 'v1', 'blobs'))].filter((p) => lstatSync(p).isFile())).toEqual([]);
+  }, 300_000);
+
+  it('shares the model-call memo: the same calls made by both users at once are paid once', async () => {
+    const server = await startOpenAIServer({apiKeys: ['sk-lab'], faults: [{kind: 'slow', delayMs: 100, times: Infinity}]});
+    try {
+      const config = join(lab, 'api-config.json');
+      writeFileSync(config, JSON.stringify({endpoints: {writer: {baseURL: server.baseURL, apiKeyEnv: 'LAB_KEY', concurrency: 4}}, leases: {pollMs: 10}}));
+      chmodSync(config, 0o644);
+      const runs = accounts.map((a, i) => {
+        const ws = join(lab, `${a.name}-api`);
+        mkdirSync(ws);
+        writeFileSync(join(ws, 'Stagefile.ts'), sameCallsStagefile(`by-${i}`, 12));
+        execFileSync('chown', ['-R', `${a.uid}:${a.gid}`, ws]);
+        return runAs(a, ['build', '--reporter', 'json'], {STAGE_CONFIG: config, LAB_KEY: 'sk-lab'}, ws);
+      });
+      for (const r of await Promise.all(runs)) expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(server.count('POST /v1/chat/completions')).toBe(12);
+      expect(server.duplicateCompletions()).toEqual([]);
+      const memo = join(cache, 'v1', 'memo');
+      expect(lstatSync(memo).mode & 0o7777).toBe(0o2775);
+      for (const f of readdirSync(memo)) {
+        const st = lstatSync(join(memo, f));
+        expect(st.gid).toBe(groupId);
+        expect(st.mode & 0o040).toBe(0o040);
+      }
+    } finally {
+      await server.close();
+    }
   }, 300_000);
 });

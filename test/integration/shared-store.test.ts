@@ -1,6 +1,7 @@
 import {chmodSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterEach, beforeEach, describe, expect} from 'vitest';
+import {sameCallsStagefile} from '../util/same-calls.js';
 import {startOpenAIServer, type OpenAIServer} from '../util/openai-server.js';
 import {Rig, test} from '../util/rig.js';
 
@@ -89,20 +90,6 @@ describe('entries are checked before they are believed', () => {
   });
 });
 
-/** Two API targets in two workspaces, with different keys but the same 20 calls. */
-function apiStagefile(label: string): string {
-  return `import {writeFileSync} from 'node:fs';
-import {llmRule, model, target} from 'stage';
-model('writer', {provider: 'openai-compatible', model: 'test-model-1'});
-const write = llmRule<{label: string}>('write', {
-  roles: ['writer'],
-  requests: () => Array.from({length: 20}, (_, i) => ({id: \`item-\${i}\`, role: 'writer', messages: [{role: 'user' as const, content: \`Item \${i}.\`}], params: {temperature: 0, max_tokens: 8}})),
-  assemble: ({out, params}, results) => writeFileSync(out, params.label + ' ' + results.map((r) => (r.ok ? r.content : '!')).join('|') + '\\n'),
-  estimate: () => ({calls: 20, promptTokens: 10, completionTokens: 8, role: 'writer'}),
-});
-target('answers', {params: {label: '${label}'}, out: 'out/answers.txt', run: write});
-`;
-}
 
 describe('model calls are paid once across builders', () => {
   let server: OpenAIServer;
@@ -119,8 +106,8 @@ describe('model calls are paid once across builders', () => {
     writeFileSync(config, JSON.stringify({endpoints: {writer: {baseURL: server.baseURL, apiKeyEnv: 'TEST_KEY', concurrency: 4}}, leases: {pollMs: 10}}));
     const env = {STAGE_CONFIG: config, TEST_KEY: 'sk-test'};
     const second = sharing(rig);
-    rig.write({'Stagefile.ts': apiStagefile('first')});
-    second.write({'Stagefile.ts': apiStagefile('second')});
+    rig.write({'Stagefile.ts': sameCallsStagefile('first', 20)});
+    second.write({'Stagefile.ts': sameCallsStagefile('second', 20)});
     const [a, b] = await Promise.all([rig.run(['build', '--reporter', 'json'], env), second.run(['build', '--reporter', 'json'], env)]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
