@@ -1,4 +1,6 @@
 import type {Diagnostic} from './util/diagnostic.js';
+import type {PlanEntry} from './schedule/plan.js';
+import type {WatchStateName} from './watch/machine.js';
 
 /**
  * The one event vocabulary. The engine only emits these; loggers decide how they look (human
@@ -46,10 +48,28 @@ export type Event =
    * successfully.
    */
   | {type: 'slurm-state'; target: string; jobId: string; state: string; done: number; total: number}
+  /**
+   * Another builder sharing the store holds the lease on this target's key (or on a model call
+   * it needs): this build waits for that result instead of producing it a second time.
+   */
+  | {type: 'target-waiting'; target: string; holder: string; what: 'action' | 'call'}
   /** Store housekeeping worth reporting (a corrupted blob removed, a write declined). */
   | {type: 'cache-info'; message: string; target?: string}
   /** The build ended. */
-  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean; filesHashed: number; dollars: number};
+  | {type: 'build-finished'; ok: boolean; counts: BuildCounts; durationMs: number; interrupted: boolean; filesHashed: number; dollars: number}
+  /**
+   * `stage watch` watches `files` files (the Stagefile and its imports, the targets' inputs and
+   * schemas) for `targets` targets; again after each reload of the Stagefile.
+   */
+  | {type: 'watch-ready'; files: number; targets: number}
+  /** Files the watched build depends on changed; `reload` when the Stagefile or a module it imports did. */
+  | {type: 'watch-change'; paths: string[]; reload: boolean}
+  /** The watcher entered `state` (see src/watch/machine.ts); `reason` says why, in words. */
+  | {type: 'watch-state'; state: WatchStateName; reason: string}
+  /** The next build may spend `dollars` on model calls, above `threshold` (confirmAbove): the plan, waiting for a `y`. */
+  | {type: 'watch-confirm'; dollars: number; threshold: number; configPath: string; entries: PlanEntry[]}
+  /** Targets to run are SLURM jobs and --allow-slurm was not given: nothing was built or submitted. */
+  | {type: 'watch-needs-slurm'; targets: string[]};
 
 export interface BuildCounts {
   fresh: number;

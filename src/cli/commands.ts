@@ -7,11 +7,13 @@ import {formatApi, formatPlan} from '../report/plan-format.js';
 import type {BuildContext} from '../schedule/context.js';
 import {collectGarbage, parseSize, verifyStore} from '../store/maintenance.js';
 import type {Diagnostic} from '../util/diagnostic.js';
+import type {Event} from '../event.js';
 import {unreachable} from '../util/unreachable.js';
 import {execTarget} from '../execute/exec.js';
 import {describeFailure} from '../report/human-logger.js';
 import {join, resolve} from 'node:path';
 import {confirmSpending} from './confirm.js';
+import {bool, budgetFlag, str} from './flags.js';
 import type {Options} from './options.js';
 
 export interface CommandEnv {
@@ -28,12 +30,14 @@ const DEFAULT_GC_SIZE = '10G';
 export async function runCommand(opts: Options, env: CommandEnv): Promise<number> {
   // The model world needs no Stagefile; its handler (and the server code) loads only when asked for.
   if (opts.command === 'world-serve' || opts.command === 'world-train') return (await import('./world.js')).runWorld(opts, env);
+  // Watch opens the project itself: it opens it again whenever the Stagefile changes.
+  if (opts.command === 'watch') return (await import('./watch.js')).runWatch(opts, env);
   const emit = env.logger.log.bind(env.logger);
   const report = (diags: readonly Diagnostic[]): number => {
     for (const diagnostic of diags) emit({type: 'diagnostic', diagnostic});
     return 2;
   };
-  const opened = await openProject({cwd: env.cwd, file: str(opts.flags['file']), cacheDir: str(opts.flags['cache-dir']), profile: str(opts.flags['profile']), emit});
+  const opened = await openProject({cwd: env.cwd, file: str(opts.flags['file']), cacheDir: str(opts.flags['cache-dir']), cacheReadOnly: bool(opts.flags['cache-read-only']), profile: str(opts.flags['profile']), emit});
   if (!opened.ok) return report(opened.error);
   const ctx = opened.value;
   const out = (text: string): void => {
@@ -42,12 +46,12 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
   const asJson = opts.flags['json'] === true;
   switch (opts.command) {
     case 'build': {
-      const budgetText = str(opts.flags['budget']);
-      const budget = budgetText === undefined ? undefined : Number(budgetText.replace(/^\$/, ''));
-      if (budget !== undefined && !(Number.isFinite(budget) && budget >= 0)) {
-        env.streams.err.write(`stage: --budget needs a number of dollars, not "${budgetText}"\n`);
+      const parsed = budgetFlag(opts.flags['budget']);
+      if (!parsed.ok) {
+        env.streams.err.write(`stage: ${parsed.message}\n`);
         return 2;
       }
+      const budget = parsed.value;
       if (opts.flags['yes'] !== true && !(await confirmSpending(ctx, opts.targets, budget, env.streams))) return 2;
       const r = await build(ctx, {targets: opts.targets, jobs: env.jobs, keepGoing: opts.flags['keep-going'] === true, signal: env.signal, emit, budget, batch: opts.flags['batch'] === true});
       if (!r.ok) return report(r.error);
@@ -90,7 +94,7 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
       return r.problems.length === 0 ? 0 : 1;
     }
     case 'cache-gc':
-      return gc(ctx, opts, out);
+      return gc(ctx, opts, out, emit);
     case 'exec':
       return exec(ctx, opts, env);
     case 'help':
@@ -101,22 +105,28 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
   }
 }
 
-function gc(ctx: BuildContext, opts: Options, out: (t: string) => void): number {
+async function gc(ctx: BuildContext, opts: Options, out: (t: string) => void, emit: (e: Event) => void): Promise<number> {
   const text = str(opts.flags['max-size']) ?? DEFAULT_GC_SIZE;
   const max = parseSize(text);
   if (max === undefined) {
     out(`stage: --max-size "${text}" is not a size; write e.g. 500M or 20G`);
     return 2;
   }
+  // Live: what this workspace last built, and every key the current Stagefile's targets have now
+  // (a target restored from the store in a fresh clone is as live as one built here).
   const live = new Set<ActionKey>();
   for (const name of ctx.state.targetNames()) {
     const rec = ctx.state.target(name);
     if (rec) live.add(rec.key);
   }
+  const planned = await planTargets(ctx, [], emit);
+  if (planned.ok) for (const e of planned.value) if (e.key !== undefined) live.add(e.key as ActionKey);
   const r = collectGarbage(ctx.store, max, live, opts.flags['include-live'] === true);
   const mb = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MB`;
-  out(`store ${mb(r.before)} -> ${mb(r.after)}: evicted ${r.evictedActions} entries, removed ${r.removedBlobs} blobs` +
-    (r.keptLive > 0 ? `; kept ${r.keptLive} entries the workspace uses (--include-live to evict them too)` : ''));
+  const worth = r.evictedDollars > 0 || r.evictedGpuHours > 0 ? ` (worth $${r.evictedDollars.toFixed(2)} of model calls and ${r.evictedGpuHours.toFixed(1)} GPU-hours to recreate)` : '';
+  out(`store ${mb(r.before)} -> ${mb(r.after)}: evicted ${r.evictedActions} entries${worth}, removed ${r.removedBlobs} blobs` +
+    (r.keptLive > 0 ? `; kept ${r.keptLive} entries the workspace uses (--include-live to evict them too)` : '') +
+    (r.memoBytes > 0 ? `; the model-call memo (${mb(r.memoBytes)}) is never evicted` : ''));
   return 0;
 }
 
@@ -145,9 +155,6 @@ function formatWhy(entry: import('../schedule/plan.js').PlanEntry, causes: reado
   return lines.join('\n');
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
 
 async function exec(ctx: BuildContext, opts: Options, env: CommandEnv): Promise<number> {
   const key = str(opts.flags['key']);

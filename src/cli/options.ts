@@ -5,7 +5,7 @@ import {err, ok, type Result} from '../util/result.js';
  * start-up path of a no-op build (loading yargs costs ~100 ms here, half a make run); yargs
  * renders `--help` from the same table.
  */
-export type CommandName = 'build' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'world-serve' | 'world-train' | 'help' | 'version';
+export type CommandName = 'build' | 'watch' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'world-serve' | 'world-train' | 'help' | 'version';
 
 export interface OptionSpec {
   readonly name: string;
@@ -44,6 +44,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       {name: 'batch', type: 'boolean', describe: 'send every API target\'s calls through the Batch API (half price, results within 24 h)'},
       {name: 'yes', alias: 'y', type: 'boolean', describe: 'spend above the confirmation threshold without asking'}],
     examples: [['stage build', 'build everything'], ['stage build "gold/*" -j 4', 'build a family, four at a time']]},
+  {name: 'watch', words: ['watch'], usage: 'watch [targets..]', positional: 'targets', describe: 'build targets, then again whenever a file their build depends on changes',
+    options: [JOBS, {name: 'keep-going', alias: 'k', type: 'boolean', describe: 'keep building what does not depend on a failure'},
+      {name: 'debounce', type: 'number', describe: 'milliseconds of quiet after a change before building (default: 100)'},
+      {name: 'budget', type: 'string', describe: 'dollars each build may spend on model calls; no call starts that could pass it'},
+      {name: 'yes', alias: 'y', type: 'boolean', describe: 'build above the confirmation threshold without asking (otherwise a line "y" on stdin confirms each such build)'},
+      {name: 'allow-slurm', type: 'boolean', describe: 'let builds submit SLURM jobs (without it, a build that needs the cluster waits)'}],
+    examples: [['stage watch winrates', 'rebuild the win rates whenever a prompt, rule or input changes'], ['stage watch --reporter json --debounce 300', 'NDJSON events, for scripts']]},
   {name: 'plan', words: ['plan'], usage: 'plan [targets..]', positional: 'targets', describe: 'show what a build would do and why, without doing it',
     options: [JSON_OUT], examples: [['stage plan winrates', 'what building winrates would run'], ['stage plan --json', 'the plan for machines']]},
   {name: 'why', words: ['why'], usage: 'why <target>', positional: 'one-target', describe: 'explain which part of a target\'s key changed since it was built',

@@ -10,7 +10,7 @@ import {trainFiles} from '../world/files.js';
 import {startWorldServer} from '../world/server.js';
 import {DEFAULT_TRAIN_OPTIONS} from '../world/trainer.js';
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+import {str} from './flags.js';
 
 /** Runs `world serve` or `world train`; returns the exit code. */
 export async function runWorld(opts: Options, env: CommandEnv): Promise<number> {

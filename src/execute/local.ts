@@ -92,6 +92,8 @@ async function runCommand(job: LocalJob, cmd: Command): Promise<Failure | undefi
   });
   const kill = (): void => killGroup(child.pid);
   job.signal.addEventListener('abort', kill, {once: true});
+  // An abort while execa was loading or the child starting fired before the listener existed.
+  if (job.signal.aborted) kill();
   const result = await child;
   job.signal.removeEventListener('abort', kill);
   if (job.signal.aborted) return {kind: 'cancelled'};

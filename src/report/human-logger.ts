@@ -1,7 +1,9 @@
 import type {Event, Failure} from '../event.js';
 import {renderDiagnostic} from '../util/diagnostic.js';
 import {unreachable} from '../util/unreachable.js';
+import type {WatchStateName} from '../watch/machine.js';
 import type {Logger, Streams} from './logger.js';
+import {formatPlan} from './plan-format.js';
 
 /**
  * Lines a person reads. On a terminal, a status line `[done/total] running…` is redrawn in place
@@ -16,6 +18,9 @@ export class HumanLogger implements Logger {
   #statusShown = false;
   readonly #progress = new Map<string, string>();
   #retries = 0;
+  #watchFiles: number | undefined;
+  #watchState: WatchStateName | undefined;
+  #watchBuilds = 0;
 
   constructor(streams: Streams) {
     this.#s = streams;
@@ -25,7 +30,11 @@ export class HumanLogger implements Logger {
   log(e: Event): void {
     switch (e.type) {
       case 'build-started':
+        // `stage watch` runs one build after another: each counts from zero.
         this.#total = e.total;
+        this.#done = 0;
+        this.#running.clear();
+        this.#progress.clear();
         break;
       case 'target-fresh':
         this.#done++;
@@ -83,6 +92,9 @@ export class HumanLogger implements Logger {
         this.#progress.set(e.target, `${e.target} job ${e.jobId} ${e.state} ${e.done}/${e.total}`);
         if (!this.#tty) this.#line(`slurm    ${e.target}: job ${e.jobId} ${e.state} (${e.done} of ${e.total} done)`);
         break;
+      case 'target-waiting':
+        this.#line(`wait     ${e.target}: ${e.holder} is ${e.what === 'action' ? 'building it' : 'making a model call it needs'}; using their result when it is stored`);
+        break;
       case 'cache-info':
         this.#line(`cache: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;
@@ -96,9 +108,17 @@ export class HumanLogger implements Logger {
         if (c.skipped) parts.push(`${c.skipped} not started`);
         const head = e.interrupted ? 'interrupted' : e.ok ? 'done' : 'FAILED';
         const spent = e.dollars > 0 ? `, $${e.dollars.toFixed(2)} spent on model calls` : '';
+        this.#total = 0;
         this.#line(`stage: ${head}: ${parts.join(', ')} in ${seconds(e.durationMs)}${spent}`, !e.ok);
         return;
       }
+      case 'watch-ready':
+      case 'watch-change':
+      case 'watch-state':
+      case 'watch-confirm':
+      case 'watch-needs-slurm':
+        this.#watch(e);
+        return;
       default:
         unreachable(e);
     }
@@ -107,6 +127,61 @@ export class HumanLogger implements Logger {
 
   close(): void {
     this.#clearStatus();
+  }
+
+  /**
+   * `stage watch`, a short line per step a person cares about: `watching 12 files; change in
+   * prompts/judge.md → rebuilding`. Debouncing and planning stay quiet; the NDJSON has them.
+   */
+  #watch(e: Extract<Event, {type: `watch-${string}`}>): void {
+    switch (e.type) {
+      case 'watch-ready':
+        if (this.#watchFiles !== undefined && this.#watchFiles !== e.files) this.#line(`watching ${e.files} files now (the Stagefile changed)`);
+        this.#watchFiles = e.files;
+        return;
+      case 'watch-change':
+      case 'watch-needs-slurm':
+        // The state line that follows names the change, or the targets that need the cluster.
+        return;
+      case 'watch-confirm':
+        this.#line(formatPlan(e.entries, 'plan'));
+        return;
+      case 'watch-state': {
+        const previous = this.#watchState;
+        this.#watchState = e.state;
+        const files = `watching ${this.#watchFiles ?? 0} files`;
+        switch (e.state) {
+          case 'building':
+            if (previous === 'building') this.#line(`watch    ${e.reason}`);
+            else this.#line(this.#watchBuilds++ === 0 ? `${files} → building` : `${files}; ${e.reason} → rebuilding`);
+            return;
+          case 'idle':
+            this.#line(`${files}; waiting for a change (Ctrl-C stops)`);
+            return;
+          case 'interrupting':
+            this.#line(`${e.reason} → interrupting the build`);
+            return;
+          case 'awaiting-confirmation':
+            this.#line(e.reason);
+            return;
+          case 'blocked':
+            this.#line(`not building: ${e.reason}`, true);
+            return;
+          case 'stopped':
+            this.#line('stopped watching');
+            return;
+          case 'debouncing':
+          case 'planning':
+          case 'stopping':
+            return;
+          default:
+            unreachable(e.state);
+        }
+        return;
+      }
+      default:
+        unreachable(e);
+    }
   }
 
   #line(text: string, toErr = false): void {
