@@ -87,10 +87,6 @@ class Watcher {
     });
     // Only once every watch is in place does the first build start, so no edit made during it is missed.
     this.#fsWatcher = await this.#watchFiles();
-    // The local executor loads execa between a rule's start and the spawn of its command, and
-    // listens for the abort only after the spawn: an abort in between would go unseen and leave
-    // the command running. Loaded now, that stretch has no I/O a file event could land in.
-    await import('execa');
     this.#announceFiles();
     this.#stdin = createInterface({input: this.#opts.stdin, terminal: false});
     this.#stdin.on('line', (line) => {
