@@ -1,4 +1,6 @@
+import {sep} from 'node:path';
 import type {ContentHash, ActionKey} from '../ids.js';
+import {STAGE_CLI} from '../install.js';
 import {explainChange} from '../fingerprint/explain.js';
 import {expandInputs} from '../fingerprint/inputs.js';
 import {KEY_SCHEMA, keyOf, type KeyComponents} from '../fingerprint/key.js';
@@ -47,7 +49,7 @@ export function decide(ctx: BuildContext, node: Node, depDigest: (index: number)
     outputs: node.outputs.map((o) => (o.dir ? `${o.path}/` : o.path)),
     models: run.kind === 'llm' ? modelIdentities(ctx, run.roles) : undefined,
     shards: (node.decl.spec.shards ?? 1) > 1 ? node.decl.spec.shards : undefined,
-    server: serverIdentity(node.decl.spec.server),
+    server: serverIdentity(node.decl.spec.server, graph.root),
   };
   const key = keyOf(components);
   const record = state.target(node.id);
@@ -86,9 +88,20 @@ function modelIdentities(ctx: BuildContext, roles: readonly string[]): Record<st
   return out;
 }
 
-/** The commands of a target's model servers, in order: which models answer is part of the result. */
-function serverIdentity(server: ServerSpec | readonly ServerSpec[] | undefined): readonly string[] | undefined {
+/**
+ * The commands of a target's model servers, in order: which models answer is part of the result.
+ * Where things are installed is not: this Node and this stage are written `node` and `stage`, and
+ * paths inside the workspace relative to it, so two checkouts on a lab's cluster share results
+ * (and a job whose node binary lives elsewhere recomputes the driver's key).
+ */
+function serverIdentity(server: ServerSpec | readonly ServerSpec[] | undefined, root: string): readonly string[] | undefined {
   if (server === undefined) return undefined;
+  const inside = root.endsWith(sep) ? root : root + sep;
+  const portable = (arg: string): string => {
+    if (arg === process.execPath) return 'node';
+    if (arg === STAGE_CLI) return 'stage';
+    return arg.startsWith(inside) ? `./${arg.slice(inside.length).split(sep).join('/')}` : arg;
+  };
   // One server keeps its plain argv (as keys always had); more are joined by a separator word.
-  return listOf(server).flatMap((s, i) => (i === 0 ? [...s.command] : ['--and-server--', ...s.command]));
+  return listOf(server).flatMap((s, i) => (i === 0 ? s.command.map(portable) : ['--and-server--', ...s.command.map(portable)]));
 }

@@ -64,6 +64,30 @@ describe('a consumer reads a lab cache without writing it', () => {
   });
 });
 
+describe('checkouts in different places share results', () => {
+  test('a target with a model server has the same key wherever the workspace and this stage are', async ({rig}) => {
+    // The server command names this node, this stage and a script inside the workspace by
+    // absolute path, as the demo profile does: none of that is what the server answers.
+    const stagefile = `import {resolve} from 'node:path';
+import {sh, target} from 'stage';
+target('served', {
+  out: 'out/served.txt',
+  server: {command: [process.execPath, process.argv[1]!, 'world', 'serve', '--port', '{port}', '--policy', resolve('ckpt/policy.json')], urlEnv: 'URL'},
+  run: sh('echo served > $out'),
+});
+`;
+    const other = sharing(rig);
+    for (const r of [rig, other]) r.write({'Stagefile.ts': stagefile});
+    const keyIn = async (r: Rig): Promise<string> => {
+      const planned = await r.run(['plan', '--json']);
+      expect(planned.code, planned.stderr).toBe(0);
+      return (JSON.parse(planned.stdout) as {targets: {key: string}[]}).targets[0]!.key;
+    };
+    expect(rig.dir).not.toBe(other.dir);
+    expect(await keyIn(rig)).toBe(await keyIn(other));
+  });
+});
+
 describe('entries are checked before they are believed', () => {
   test('an entry that would write outside the workspace is ignored, reported with its producer, and rebuilt', async ({rig}) => {
     rig.write({'Stagefile.ts': COPY, 'src/in.txt': 'hello\n'});

@@ -5,7 +5,8 @@ import {execa} from 'execa';
 import {afterAll, describe, expect, it} from 'vitest';
 import {slurmJobId} from '../../src/execute/slurm/ids.js';
 import {jobLayout, markerOf, readJobRecord, readMarker, taskLogPath, writeJobRecord, type JobRecord} from '../../src/execute/slurm/job-dir.js';
-import {buildJobSpec, STAGE_CLI} from '../../src/execute/slurm/job-spec.js';
+import {buildJobSpec} from '../../src/execute/slurm/job-spec.js';
+import {STAGE_CLI} from '../../src/install.js';
 import {endingMessage, shardFailure, stateWord, submitFailure, type ShardContext, type ShardEnding} from '../../src/execute/slurm/outcome.js';
 import {
   AUTOMATIC_RETRIES, classifySubmitError, jobName, NO_ATTEMPTS, parseTaskRange, pollDelayMs, pollTiming, retryDecision,

@@ -3,8 +3,8 @@
  * rendered from. The same spec serves a SLURM submission and a local run of the script.
  */
 import {listOf} from '../../util/list.js';
-import {dirname, join, resolve} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {join} from 'node:path';
+import {STAGE_CLI} from '../../install.js';
 import type {ServerSpec, SlurmRequest} from '../../config/define.js';
 import type {SlurmSettings} from '../../config/settings.js';
 import type {JobLayout} from './job-dir.js';
@@ -12,8 +12,6 @@ import {jobName} from './policy.js';
 import {resourcesOf} from './resources.js';
 import type {SlurmJobSpec} from './spec.js';
 
-/** The CLI the job runs: this very installation's bin/stage.js (lib/execute/slurm → repo root). */
-export const STAGE_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'stage.js');
 
 /** A model server may load a large checkpoint: wait this long for /health unless the target says otherwise. */
 export const DEFAULT_SERVER_STARTUP_SECONDS = 900;
