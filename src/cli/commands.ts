@@ -14,6 +14,7 @@ import {describeFailure} from '../report/human-logger.js';
 import {join, resolve} from 'node:path';
 import {confirmSpending} from './confirm.js';
 import {bool, budgetFlag, str} from './flags.js';
+import {compactMemo} from '../llm/memo.js';
 import type {Options} from './options.js';
 
 export interface CommandEnv {
@@ -122,11 +123,13 @@ async function gc(ctx: BuildContext, opts: Options, out: (t: string) => void, em
   const planned = await planTargets(ctx, [], emit);
   if (planned.ok) for (const e of planned.value) if (e.key !== undefined) live.add(e.key as ActionKey);
   const r = collectGarbage(ctx.store, max, live, opts.flags['include-live'] === true);
+  const memo = compactMemo(ctx.store.dir);
   const mb = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MB`;
   const worth = r.evictedDollars > 0 || r.evictedGpuHours > 0 ? ` (worth $${r.evictedDollars.toFixed(2)} of model calls and ${r.evictedGpuHours.toFixed(1)} GPU-hours to recreate)` : '';
   out(`store ${mb(r.before)} -> ${mb(r.after)}: evicted ${r.evictedActions} entries${worth}, removed ${r.removedBlobs} blobs` +
     (r.keptLive > 0 ? `; kept ${r.keptLive} entries the workspace uses (--include-live to evict them too)` : '') +
-    (r.memoBytes > 0 ? `; the model-call memo (${mb(r.memoBytes)}) is never evicted` : ''));
+    (r.memoBytes > 0 ? `; the model-call memo (${mb(r.memoBytes)}) is never evicted` : '') +
+    (memo.merged > 0 ? `; merged ${memo.merged} finished memo segments into one (${memo.answers} answers)` : ''));
   return 0;
 }
 

@@ -1,4 +1,6 @@
-import {closeSync, fstatSync, openSync, readdirSync, readSync, statSync, writeSync} from 'node:fs';
+import {closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs';
+import {writeFileAtomic} from '../util/fs.js';
+import {processAlive} from '../util/process.js';
 import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {canonicalJson} from '../fingerprint/canonical.js';
@@ -150,4 +152,57 @@ function parseLine(line: string): {k: string; v: MemoEntry} | undefined {
   } catch {
     return undefined;
   }
+}
+
+export interface CompactReport {
+  /** Segments merged (their writers have exited), and answers in the segment that replaced them. */
+  readonly merged: number;
+  readonly answers: number;
+}
+
+/** A segment older than this is closed even when its writer ran on another host. */
+const CLOSED_AFTER_MS = 24 * 3_600_000;
+
+/**
+ * Merges the memo segments no process writes any more into one, so a long-lived lab cache is not
+ * thousands of small files to list on every look. A segment is closed when its writer on this
+ * host has exited, or it has not grown for a day (a writer on another host). The merged segment
+ * is written whole (temp + rename) before the old ones go, so a crash leaves answers twice, never
+ * none; damaged lines are dropped, as a load would skip them.
+ */
+export function compactMemo(storeDir: string, now = Date.now()): CompactReport {
+  const dir = join(storeDir, 'v1', 'memo');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort();
+  } catch {
+    return {merged: 0, answers: 0};
+  }
+  const here = hostname();
+  const closed = names.filter((name) => {
+    const st = statSync(join(dir, name), {throwIfNoEntry: false});
+    if (!st) return false;
+    const m = /^(.*)-(\d+)-[a-z0-9]+\.ndjson$/.exec(name);
+    if (m && m[1] === here && !processAlive(Number(m[2]))) return true;
+    return now - st.mtimeMs > CLOSED_AFTER_MS;
+  });
+  if (closed.length < 2) return {merged: 0, answers: 0};
+  const lines = new Map<string, string>();
+  for (const name of closed) {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const parsed = line === '' ? undefined : parseLine(line);
+      if (parsed) lines.set(parsed.k, line);
+    }
+  }
+  // Named like a segment of a writer that has exited, so a later compaction merges it too.
+  const merged = join(dir, `${here}-0-${Math.random().toString(36).slice(2, 8)}.ndjson`);
+  writeFileAtomic(merged, [...lines.values()].map((l) => `${l}\n`).join(''), 0o644);
+  for (const name of closed) rmSync(join(dir, name), {force: true});
+  return {merged: closed.length, answers: lines.size};
 }

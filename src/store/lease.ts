@@ -2,6 +2,7 @@ import {readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync} f
 import {hostname, userInfo} from 'node:os';
 import {join} from 'node:path';
 import {errnoCode} from '../util/fs.js';
+import {processAlive} from '../util/process.js';
 import type {SharedDir} from './shared-dir.js';
 
 /** Who holds a lease, as written in its `owner.json`. */
@@ -212,15 +213,6 @@ function readHolder(path: string): Holder | 'gone' | 'unreadable' {
   }
 }
 
-/** Whether a process exists. EPERM means it does, under another user. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-}
 
 function userName(): string {
   try {

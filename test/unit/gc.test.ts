@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
@@ -94,5 +94,34 @@ describe('collectGarbage', () => {
     collectGarbage(store, 10 ** 9, new Set(), false, NOW);
     expect(existsSync(store.blobPath(youngHash as ContentHash))).toBe(true);
     expect(existsSync(store.blobPath(oldHash))).toBe(false);
+  });
+});
+
+describe('compactMemo', () => {
+  it('merges the segments of exited writers into one and keeps every answer', async () => {
+    const {CallMemo, compactMemo} = await import('../../src/llm/memo.js');
+    const {hostname} = await import('node:os');
+    const answer = (text: string) => ({response: {choices: [{message: {role: 'assistant', content: text}}]}, dollars: 0.01, time: '2026-11-26T00:00:00Z', via: 'realtime' as const});
+    // Two writers that have exited (pids that cannot exist), and this live one.
+    for (const [pid, keys] of [[2 ** 22 + 1, ['a', 'b']], [2 ** 22 + 2, ['b', 'c']]] as const) {
+      const seg = join(store.dir, 'v1', 'memo', `${hostname()}-${pid}-zz.ndjson`);
+      mkdirSync(join(seg, '..'), {recursive: true});
+      const memo = new CallMemo(join(top, `w${pid}`));
+      for (const k of keys) memo.put(k as never, answer(k) as never);
+      memo.close();
+      const written = readdirSync(join(top, `w${pid}`, 'v1', 'memo'))[0]!;
+      writeFileSync(seg, readFileSync(join(top, `w${pid}`, 'v1', 'memo', written), 'utf8') + 'torn line without a newline');
+    }
+    const live = new CallMemo(store.dir);
+    live.put('d' as never, answer('d') as never);
+    const r = compactMemo(store.dir);
+    expect(r).toEqual({merged: 2, answers: 3});
+    expect(readdirSync(join(store.dir, 'v1', 'memo'))).toHaveLength(2);
+    live.close();
+    const reread = new CallMemo(store.dir);
+    expect(['a', 'b', 'c', 'd'].map((k) => (reread.get(k as never)?.response as {choices: {message: {content: string}}[]} | undefined)?.choices[0]!.message.content)).toEqual(['a', 'b', 'c', 'd']);
+    expect(reread.damaged).toBe(0);
+    // Nothing left to merge: the merged segment alone is not rewritten.
+    expect(compactMemo(store.dir)).toEqual({merged: 0, answers: 0});
   });
 });

@@ -11,7 +11,8 @@ export type {Clock, LimiterOptions} from './options.js';
 export {parseGoDuration} from './duration.js';
 export {headerValue, readRateLimitHeaders} from './headers.js';
 export type {HeaderSource, RateLimitObservation} from './headers.js';
-export {DEFAULT_LOCK_OPTIONS, FileLock, isStale, LockTimeoutError, processAlive} from './lock.js';
+export {DEFAULT_LOCK_OPTIONS, FileLock, isStale, LockTimeoutError} from './lock.js';
+export {processAlive} from '../../util/process.js';
 export type {LockOptions} from './lock.js';
 export {checkEndpointId, decodeState, encodeState, fileStemFor, readStateFile} from './state-file.js';
 export {

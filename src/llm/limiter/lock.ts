@@ -1,6 +1,7 @@
 import {closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync} from 'node:fs';
 import {dirname} from 'node:path';
 import {errnoCode} from '../../util/fs.js';
+import {processAlive} from '../../util/process.js';
 
 export interface LockOptions {
   /** A lock at least this old whose holder process is gone is taken over. */
@@ -17,16 +18,6 @@ export const DEFAULT_LOCK_OPTIONS: LockOptions = {staleMs: 250, hardTimeoutMs: 1
 export class LockTimeoutError extends Error {
   constructor(readonly path: string, waitedMs: number) {
     super(`could not lock ${path} within ${waitedMs} ms; if no stage process is running, delete that file`);
-  }
-}
-
-/** Whether a process exists. EPERM means it does, under another user. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
   }
 }
 
