@@ -68,10 +68,13 @@ export class HumanLogger implements Logger {
       case 'warning':
         this.#line(`warning: ${e.target ? `${e.target}: ` : ''}${e.message}`, true);
         break;
-      case 'llm-progress':
-        this.#progress.set(e.target, `${e.target} ${e.done}/${e.total} (${e.memoized} memoized, ${e.inFlight} in flight, $${e.dollars.toFixed(2)}${e.etaMs !== null ? `, ${seconds(e.etaMs)} left` : ''})`);
-        if (!this.#tty && e.done === e.total) this.#line(`calls    ${this.#progress.get(e.target)!}`);
+      case 'llm-progress': {
+        const text = `${e.target} ${e.done}/${e.total} (${e.memoized} memoized, ${e.inFlight} in flight, $${e.dollars.toFixed(2)}${e.etaMs !== null ? `, ${seconds(e.etaMs)} left` : ''})`;
+        // The last progress event may come twice (last answer, then assembly): print it once.
+        if (!this.#tty && e.done === e.total && this.#progress.get(e.target) !== text) this.#line(`calls    ${text}`);
+        this.#progress.set(e.target, text);
         break;
+      }
       case 'llm-retry':
         this.#retries++;
         if (!this.#tty && (this.#retries <= 5 || this.#retries % 100 === 0)) this.#line(`retry    ${e.target} ${e.item}: ${e.why}, waiting ${seconds(e.waitMs)} (attempt ${e.attempt}; ${this.#retries} retries so far)`, true);
