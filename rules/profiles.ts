@@ -43,6 +43,15 @@ export interface Profile {
 const STAGE = process.argv[1] ?? 'stage';
 const PAPER_HYPER: SftHyper = {learningRate: 2e-5, epochs: 1, batchSize: 4, gradientAccumulation: 16, maxLength: 1024, warmupRatio: 0.1, scheduler: 'cosine', seed: 42, numProcesses: 1};
 
+/** A vLLM server for one role, tensor-parallel over `tp` GPUs. */
+function vllm(role: 'questioner' | 'roleplayer' | 'scorer', checkpoint: string | undefined, tp: number): ServerSpec {
+  return {
+    command: ['vllm', 'serve', role === 'roleplayer' ? 'mistralai/Mixtral-8x7B-Instruct-v0.1' : checkpoint ?? 'mistralai/Mistral-7B-Instruct-v0.2',
+      '--port', '{port}', '--tensor-parallel-size', String(tp), '--served-model-name', role, ...(role === 'scorer' ? ['--no-enable-prefix-caching'] : [])],
+    urlEnv: `STAGE_URL_${role.toUpperCase()}`, urlPath: '/v1', startupTimeoutSeconds: 1800,
+  };
+}
+
 export const paper: Profile = {
   name: 'paper',
   source: 'data/dahoas/train.jsonl',
@@ -65,12 +74,9 @@ export const paper: Profile = {
     finetune: {gpus: 4, cpus: 48, mem: '468G', time: '10-16:00:00'},
     responses: {gpus: 4, cpus: 64, mem: '400G', time: '48:00:00'},
   },
-  servers: (role, checkpoint) => ({
-    command: ['vllm', 'serve', role === 'roleplayer' ? 'mistralai/Mixtral-8x7B-Instruct-v0.1' : checkpoint ?? 'mistralai/Mistral-7B-Instruct-v0.2',
-      '--port', '{port}', '--tensor-parallel-size', role === 'roleplayer' ? '2' : '1', '--served-model-name', role, ...(role === 'scorer' ? ['--no-enable-prefix-caching'] : [])],
-    urlEnv: `STAGE_URL_${role.toUpperCase()}`, urlPath: '/v1', startupTimeoutSeconds: 1800,
-  }),
-  simServers: (checkpoint) => [paper.servers('questioner', checkpoint), paper.servers('roleplayer', undefined)],
+  servers: (role, checkpoint) => vllm(role, checkpoint, role === 'roleplayer' ? 2 : 1),
+  // The conversation jobs' 4 GPUs, split: 2 for the questioner m_t, 2 for Mixtral (tensor-parallel 2 each).
+  simServers: (checkpoint) => [{...vllm('questioner', checkpoint, 2), gpus: 2}, {...vllm('roleplayer', undefined, 2), gpus: 2}],
   questioner: () => ({model: 'questioner', temperature: 0.9, top_p: 0.9, max_tokens: 700}),
   roleplayer: {model: 'roleplayer', temperature: 0, top_p: 1, max_tokens: 700},
   scorerModel: 'scorer',

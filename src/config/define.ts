@@ -133,6 +133,12 @@ export interface ServerSpec {
   /** Appended to `http://127.0.0.1:PORT`, e.g. `/v1`. */
   readonly urlPath?: string;
   readonly startupTimeoutSeconds?: number;
+  /**
+   * How many of the job's GPUs this server uses. Servers that say so get disjoint ones, in the
+   * order they are listed (their CUDA_VISIBLE_DEVICES); one that does not sees all of the job's.
+   * Where a server runs is not what it answers, so this is not part of the key.
+   */
+  readonly gpus?: number;
 }
 
 /** A handle to a declared target, used to state dependencies. */

@@ -12,6 +12,13 @@ import {firstHumanTurn} from '../../rules/tasks.js';
 import {countVerdicts} from '../../rules/winrates.js';
 
 describe('STaR-GATE rules, pure parts', () => {
+  it('splits a conversation job\'s GPUs between its two servers, each tensor-parallel over its own', () => {
+    const servers = [paper.simServers('ckpt/m1')].flat();
+    expect(servers.map((s) => s.gpus)).toEqual([2, 2]);
+    for (const s of servers) expect(s.command[s.command.indexOf('--tensor-parallel-size') + 1]).toBe(String(s.gpus));
+    expect(servers.reduce((n, s) => n + (s.gpus ?? 0), 0)).toBeLessThanOrEqual(paper.gpu.simTrain.gpus ?? 0);
+  });
+
   it('cuts a source row to its first human turn', () => {
     expect(firstHumanTurn('Human: How do I bake bread?\n\nAssistant: Like this.')).toBe('How do I bake bread?');
   });

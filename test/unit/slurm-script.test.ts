@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {execa} from 'execa';
 import {afterAll, describe, expect, it} from 'vitest';
+import {gpuSlices} from '../../src/execute/slurm/job-spec.js';
 import {slurmJobId} from '../../src/execute/slurm/ids.js';
 import {markerFileFor, parseExitMarker, splitExtension} from '../../src/execute/slurm/marker.js';
 import {
@@ -350,6 +351,40 @@ describe('generated scripts run under bash without SLURM', () => {
       const pid = Number(readFileSync(f, 'utf8'));
       expect(() => process.kill(pid, 0)).toThrow();
     }
+  });
+
+  it('gives each server that asks for GPUs its own slice of the job\'s, and fails clearly when they do not fit', async () => {
+    const dir = freshDir();
+    // A stand-in server that writes down which GPUs it was given.
+    const seeing = (name: string): string[] => [process.execPath, '-e', [
+      "require('node:fs').writeFileSync(process.argv[2], process.env.CUDA_VISIBLE_DEVICES ?? 'all');",
+      "require('node:http').createServer((req, res) => { res.statusCode = req.url === '/health' ? 200 : 404; res.end('ok'); }).listen(Number(process.argv[1]), '127.0.0.1');",
+    ].join('\n'), '{port}', join(dir, `${name}.gpus`)];
+    const servers = gpuSlices([
+      {command: seeing('questioner'), urlEnv: 'Q_URL', gpus: 1},
+      {command: seeing('roleplayer'), urlEnv: 'R_URL', gpus: 2},
+      {command: seeing('scorer'), urlEnv: 'S_URL'},
+    ]).map(({s, gpus}) => ({command: s.command, urlEnv: s.urlEnv, startupTimeoutSeconds: 60, pollIntervalSeconds: 0.1, logPath: join(dir, `${s.urlEnv}.log`), gpus}));
+    const run = async (gpus: number, env: Record<string, string>): Promise<{code: number | undefined; all: string}> => {
+      const job = spec({markerPath: join(dir, 'exit.rc'), resources: {gpus}, server: servers, command: ['bash', '-c', 'printf %s "$CUDA_VISIBLE_DEVICES" > rule.gpus']});
+      writeFileSync(join(dir, 'job.sh'), renderJobScript(job));
+      const r = await execa('bash', [join(dir, 'job.sh')], {cwd: dir, reject: false, all: true, env, extendEnv: false});
+      return {code: r.exitCode, all: r.all ?? ''};
+    };
+    const read = (name: string): string => readFileSync(join(dir, `${name}.gpus`), 'utf8');
+    // SLURM bound GPUs 4-7 to the job: the servers get 4, then 5 and 6; one that did not ask sees all; so does the rule.
+    const bound = await run(4, {PATH: process.env['PATH']!, CUDA_VISIBLE_DEVICES: '4,5,6,7'});
+    expect(bound.code, bound.all).toBe(0);
+    expect([read('questioner'), read('roleplayer'), read('scorer'), readFileSync(join(dir, 'rule.gpus'), 'utf8')]).toEqual(['4', '5,6', '4,5,6,7', '4,5,6,7']);
+    expect(bound.all).toContain('with GPUs 5,6');
+    // No binding (outside SLURM): the job's N GPUs are counted from 0.
+    const unbound = await run(3, {PATH: process.env['PATH']!});
+    expect(unbound.code, unbound.all).toBe(0);
+    expect([read('questioner'), read('roleplayer')]).toEqual(['0', '1,2']);
+    // Too few: the job ends with a message that says what to change, before starting the server that does not fit.
+    const short = await run(2, {PATH: process.env['PATH']!, CUDA_VISIBLE_DEVICES: '0,1'});
+    expect(short.code).not.toBe(0);
+    expect(short.all).toContain('the model servers ask for 3 GPUs in all, but this job has 2: request more, or give the servers fewer');
   });
 
   it('picks another port when the chosen one is taken before the server binds it', async () => {

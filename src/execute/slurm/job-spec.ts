@@ -79,14 +79,27 @@ export function buildJobSpec(input: JobSpecInput): SlurmJobSpec {
     },
     array: sharded ? {indices: input.indices, maxParallel: input.request?.maxParallel} : undefined,
     environment: site.environment,
-    server: server === undefined ? undefined : listOf(server).map((s, i) => ({
+    server: server === undefined ? undefined : gpuSlices(listOf(server)).map(({s, gpus}, i) => ({
       command: s.command, urlEnv: s.urlEnv, urlPath: s.urlPath,
       startupTimeoutSeconds: s.startupTimeoutSeconds ?? DEFAULT_SERVER_STARTUP_SECONDS,
       // The first server keeps the usual log name; others get their own beside it.
       logPath: i === 0 ? input.layout.serverLog : input.layout.serverLog.replace(/(\.log)?$/, `-${i + 1}$1`),
+      gpus,
     })),
     command,
     arrayTaskFlag: sharded ? '--shard' : undefined,
     markerPath: input.layout.marker,
   };
+}
+
+/** Each server that asks for GPUs gets the next ones of the job's list, in the order listed. */
+export function gpuSlices(servers: readonly ServerSpec[]): {s: ServerSpec; gpus: {offset: number; count: number} | undefined}[] {
+  let offset = 0;
+  return servers.map((s) => {
+    if (s.gpus === undefined) return {s, gpus: undefined};
+    if (!Number.isInteger(s.gpus) || s.gpus < 1) throw new Error(`A model server's gpus must be a whole number of at least 1, not ${s.gpus}`);
+    const gpus = {offset, count: s.gpus};
+    offset += s.gpus;
+    return {s, gpus};
+  });
 }

@@ -35,7 +35,7 @@ export function renderJobScript(job: SlurmJobSpec): string {
     ],
     preamble(job),
     environmentSteps(job.environment),
-    ...(job.server === undefined ? [] : listOf(job.server).map((s, i) => serverSteps(s, i === 0))),
+    ...(job.server === undefined ? [] : listOf(job.server).map((s, i) => serverSteps(s, i === 0, job.resources.gpus))),
     mainSteps(job),
   ];
   return `${sections.filter((s) => s.length > 0).map((s) => s.join('\n')).join('\n\n')}\n`;
@@ -281,8 +281,33 @@ function withPort(word: string): string {
   return word.split('{port}').map((part) => (part === '' ? '' : shellQuote(part))).join('"$STAGE_SERVER_PORT"');
 }
 
+/**
+ * The job's GPUs as SLURM exposes them (CUDA_VISIBLE_DEVICES), or 0..N-1 for the N it asked for
+ * when the variable is unset (a run outside SLURM, a site without GPU binding); then this
+ * server's slice of them, checked against what the job has.
+ */
+function gpuSteps(server: SlurmModelServer, jobGpus: number | undefined): string[] {
+  const slice = server.gpus;
+  if (slice === undefined) return [];
+  const last = slice.offset + slice.count;
+  // The first server with a slice starts at 0: the list is read once, there.
+  const lines = slice.offset === 0 ? [
+    '# The job\'s GPUs, shared out among its model servers: each sees only its own.',
+    'IFS=, read -r -a stage_gpus <<< "${CUDA_VISIBLE_DEVICES:-}"',
+    `[ "\${#stage_gpus[@]}" -gt 0 ] || stage_gpus=(${Array.from({length: jobGpus ?? 0}, (_, i) => i).join(' ')})`,
+  ] : [];
+  return [
+    ...lines,
+    `if [ "\${#stage_gpus[@]}" -lt ${last} ]; then`,
+    `  echo "stage: the model servers ask for ${last} GPUs in all, but this job has \${#stage_gpus[@]}: request more, or give the servers fewer" >&2`,
+    `  stage_finish ${SERVER_FAILED_EXIT}`,
+    'fi',
+    `stage_server_gpus=$(IFS=,; echo "\${stage_gpus[*]:${slice.offset}:${slice.count}}")`,
+  ];
+}
+
 /** Starts one server; the first also defines the helpers and the cleanup that stops them all. */
-function serverSteps(server: SlurmModelServer, first: boolean): string[] {
+function serverSteps(server: SlurmModelServer, first: boolean, jobGpus: number | undefined): string[] {
   if (server.command.length === 0) throw new Error('The model server command is empty');
   assertEnvName(server.urlEnv, 'The model server URL variable');
   const health = server.healthPath ?? DEFAULT_HEALTH_PATH;
@@ -352,6 +377,7 @@ function serverSteps(server: SlurmModelServer, first: boolean): string[] {
       '}',
       '',
     ] : []),
+    ...gpuSteps(server, jobGpus),
     `mkdir -p -- ${shellQuote(logDir)} || stage_setup_failed ${shellQuote(`cannot create ${logDir}`)}`,
     '# Another process can take the chosen port between the check and the bind: then the server',
     '# dies saying so, and the job picks another port, a few times at most.',
@@ -359,10 +385,10 @@ function serverSteps(server: SlurmModelServer, first: boolean): string[] {
     'while :; do',
     `  STAGE_SERVER_PORT=$(stage_pick_port) || { echo 'stage: no free port in ${min}-${max} for the model server' >&2; stage_finish ${SERVER_FAILED_EXIT}; }`,
     '  export STAGE_SERVER_PORT',
-    `  echo "stage: starting the model server on port $STAGE_SERVER_PORT; its log is" ${log}`,
+    `  echo "stage: starting the model server on port $STAGE_SERVER_PORT${server.gpus ? ' with GPUs $stage_server_gpus' : ''}; its log is" ${log}`,
     `  stage_log_start=$(wc -c < ${log} 2>/dev/null || echo 0)`,
     '  set -m',
-    `  ${server.command.map(withPort).join(' ')} </dev/null >>${log} 2>&1 &`,
+    `  ${server.gpus ? 'CUDA_VISIBLE_DEVICES="$stage_server_gpus" ' : ''}${server.command.map(withPort).join(' ')} </dev/null >>${log} 2>&1 &`,
     '  stage_server_pid=$!',
     '  set +m',
     '  stage_port_lost=',

@@ -79,6 +79,11 @@ export interface SlurmModelServer {
   readonly portRange?: {readonly min: number; readonly max: number} | undefined;
   /** Where the server's stdout and stderr go. */
   readonly logPath: string;
+  /**
+   * The slice of the job's GPUs this server sees (CUDA_VISIBLE_DEVICES): `count` of them from
+   * position `offset` in the job's list. Absent: all of the job's GPUs.
+   */
+  readonly gpus?: {readonly offset: number; readonly count: number} | undefined;
 }
 
 /** Several shards of one target as a single array job. */
