@@ -15,6 +15,7 @@ import {join, resolve} from 'node:path';
 import {confirmSpending} from './confirm.js';
 import {bool, budgetFlag, str} from './flags.js';
 import {compactMemo} from '../llm/memo.js';
+import {storeStatus, type StoreStatus} from '../store/status.js';
 import type {Options} from './options.js';
 
 export interface CommandEnv {
@@ -83,6 +84,12 @@ export async function runCommand(opts: Options, env: CommandEnv): Promise<number
       const r = clean(ctx, opts.targets);
       if (!r.ok) return report(r.error);
       out(`removed ${r.value} output${r.value === 1 ? '' : 's'} from the workspace (the store still has them)`);
+      return 0;
+    }
+    case 'cache-status': {
+      const st = storeStatus(ctx.store);
+      if (asJson) out(JSON.stringify(st, null, 2));
+      else out(formatStoreStatus(st));
       return 0;
     }
     case 'cache-verify': {
@@ -180,4 +187,19 @@ async function exec(ctx: BuildContext, opts: Options, env: CommandEnv): Promise<
     return r.value.kind === 'cancelled' ? 130 : 1;
   }
   return 0;
+}
+
+function formatStoreStatus(st: StoreStatus): string {
+  const mb = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MB`;
+  const lines = [
+    `store ${st.dir}${st.group ? ' (shared by its group: setgid)' : ''}`,
+    `  ${st.entries} action entries, ${st.blobs} blobs, ${mb(st.bytes)}`,
+    `  model-call memo: ${st.memo.answers} answers, $${st.memo.dollars.toFixed(2)} paid for them, ${st.memo.segments} segment${st.memo.segments === 1 ? '' : 's'}`,
+  ];
+  if (st.leases.length === 0) lines.push('  nothing is being built in it now');
+  for (const {name, holder: h} of st.leases) {
+    const what = name.startsWith('call-') ? `model call for item ${h.what}` : h.what;
+    lines.push(`  building: ${what}, by ${h.user}@${h.host} (pid ${h.pid}) since ${h.started}`);
+  }
+  return lines.join('\n');
 }

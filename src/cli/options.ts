@@ -5,7 +5,7 @@ import {err, ok, type Result} from '../util/result.js';
  * start-up path of a no-op build (loading yargs costs ~100 ms here, half a make run); yargs
  * renders `--help` from the same table.
  */
-export type CommandName = 'build' | 'watch' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-verify' | 'cache-gc' | 'exec' | 'world-serve' | 'world-train' | 'help' | 'version';
+export type CommandName = 'build' | 'watch' | 'plan' | 'why' | 'status' | 'graph' | 'clean' | 'cache-status' | 'cache-verify' | 'cache-gc' | 'exec' | 'world-serve' | 'world-train' | 'help' | 'version';
 
 export interface OptionSpec {
   readonly name: string;
@@ -68,6 +68,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       {name: 'shard', type: 'string', describe: 'which shard to run (a job array passes $SLURM_ARRAY_TASK_ID)'},
       {name: 'log', type: 'string', describe: 'the rule\'s log file (default: <staging>/rule.log)'}],
     examples: [['stage exec sim/m1/B --key xxh64:… --staging .stage/slurm/…/staging --shard 3', 'run shard 3 of sim/m1/B']]},
+  {name: 'cache-status', words: ['cache', 'status'], usage: 'cache status', positional: 'none', describe: 'what the store holds, what its model calls cost, and who is building what in it now',
+    options: [JSON_OUT], examples: [['stage cache status', 'size, entries, memo, live leases']]},
   {name: 'cache-verify', words: ['cache', 'verify'], usage: 'cache verify', positional: 'none', describe: 're-hash every blob and check every action entry; remove damaged ones',
     options: [JSON_OUT], examples: [['stage cache verify', 'check the store']]},
   {name: 'cache-gc', words: ['cache', 'gc'], usage: 'cache gc', positional: 'none', describe: 'evict least recently used entries down to a size',
@@ -101,7 +103,7 @@ export function parseArgv(argv: readonly string[]): Result<Options, string> {
   const explicit = spec !== undefined;
   spec ??= COMMANDS[0]!;
   if (argv.includes('--help') || argv.includes('-h') || words[0] === 'help') return ok({command: 'help', targets: explicit ? [spec.name] : [], flags: {}});
-  if (!explicit && words[0] === 'cache') return err(`unknown cache command "${words[1] ?? ''}": use "cache verify" or "cache gc"`);
+  if (!explicit && words[0] === 'cache') return err(`unknown cache command "${words[1] ?? ''}": use "cache status", "cache verify" or "cache gc"`);
   if (!explicit && words[0] === 'world') return err(`unknown world command "${words[1] ?? ''}": use "world serve" or "world train"`);
   const known = [...GLOBAL_OPTIONS, ...spec.options];
   const flags: Record<string, string | number | boolean> = {};

@@ -80,6 +80,11 @@ export class CallMemo {
     return this.#load().size;
   }
 
+  /** Every memoized answer, for totals. */
+  entries(): IterableIterator<MemoEntry> {
+    return this.#load().values();
+  }
+
   /** Reads whatever other builders appended since the last look. */
   refresh(): void {
     if (this.#index) this.#scan(this.#index);

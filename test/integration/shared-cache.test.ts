@@ -90,6 +90,8 @@ describe('builders sharing a store', () => {
         writeFileSync(join(idle, 'round.txt'), `${round}\n`);
         const plan = execFileSync(process.execPath, [CLI, 'plan', 'work'], {cwd: idle, env: {...process.env, STAGE_CACHE_DIR: join(lab, 'cache'), STAGE_CONFIG: join(lab, 'config.json')}}).toString();
         expect(plan).toMatch(/@\S+ \(pid \d+\) is building it now; a build waits and restores their result/);
+        const status = execFileSync(process.execPath, [CLI, 'cache', 'status'], {cwd: idle, env: {...process.env, STAGE_CACHE_DIR: join(lab, 'cache'), STAGE_CONFIG: join(lab, 'config.json')}}).toString();
+        expect(status).toMatch(/building: work, by \S+@\S+ \(pid \d+\) since /);
       }
       let killed: Builder | undefined;
       if (kill) {

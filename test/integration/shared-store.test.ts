@@ -139,5 +139,7 @@ describe('model calls are paid once across builders', () => {
     expect(server.count('POST /v1/chat/completions')).toBe(20);
     expect(server.duplicateCompletions()).toEqual([]);
     expect(rig.read('out/answers.txt').slice('first '.length)).toBe(second.read('out/answers.txt').slice('second '.length));
+    const status = await rig.run(['cache', 'status', '--json'], env);
+    expect(JSON.parse(status.stdout)).toMatchObject({entries: 2, memo: {answers: 20}, leases: []});
   });
 });
