@@ -200,6 +200,7 @@ async function runOnce(ctx: BuildContext, node: Node, decision: Extract<Decision
         if (typeof restored === 'string') return restored;
         return await runTarget(ctx, node, decision, opts, counts);
       } finally {
+        if (got.lease.lost) opts.emit({type: 'cache-info', target: node.id, message: 'another builder took over this target\'s lease while it ran (its heartbeat was late); both store the same result, so nothing is wrong, but the work was done twice'});
         got.lease.release();
       }
     default:

@@ -47,6 +47,22 @@ describe('Leases', () => {
     got.lease.release();
   });
 
+  it('tells a holder that its lease was taken over', async () => {
+    const dir = join(top, 'leases');
+    const a = new Leases(dir, sharedDir(top), FAST);
+    const got = a.tryAcquire('k', 't');
+    if (got.kind !== 'acquired') throw new Error('expected the lease');
+    expect(got.lease.lost).toBe(false);
+    // Another host decided it was stale and took it: the path now names someone else.
+    rmSync(join(dir, 'k'), {recursive: true});
+    mkdirSync(join(dir, 'k'));
+    writeFileSync(join(dir, 'k', 'owner.json'), JSON.stringify({user: 'y', host: 'elsewhere', pid: 1, token: 'theirs', started: '', what: 't'}));
+    await waitUntil(() => got.lease.lost);
+    got.lease.release();
+    // Releasing does not remove the new holder's lease.
+    expect(new Leases(dir, sharedDir(top), FAST).holder('k')?.token).toBe('theirs');
+  });
+
   it('takes over the lease of a holder on another host that stopped refreshing it', () => {
     const dir = join(top, 'leases');
     mkdirSync(join(dir, 'k'), {recursive: true});
