@@ -61,12 +61,7 @@ export async function openProject(opts: OpenOptions): Promise<Result<BuildContex
  * store, which takes whatever this user builds.
  */
 export function openStore(root: string, settings: Settings): Store {
-  const l = settings.config.leases ?? {};
-  const leases = {
-    heartbeatMs: l.heartbeatMs ?? DEFAULT_LEASE_TIMINGS.heartbeatMs,
-    staleMs: l.staleMs ?? DEFAULT_LEASE_TIMINGS.staleMs,
-    pollMs: l.pollMs ?? DEFAULT_LEASE_TIMINGS.pollMs,
-  };
+  const leases = {...DEFAULT_LEASE_TIMINGS, ...settings.config.leases};
   if (settings.cacheReadOnly) return new Store(join(root, '.stage', 'cache'), {upstream: settings.cacheDir, leases});
   return new Store(settings.cacheDir, {leases});
 }

@@ -16,7 +16,6 @@ import {fileURLToPath} from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 const {Leases} = await import(join(repo, 'lib', 'store', 'lease.js'));
-const {sharedDir} = await import(join(repo, 'lib', 'store', 'shared-dir.js'));
 
 const N = Number(process.env.N ?? 5000);
 const MAKE_TARGETS = Number(process.env.MAKE_TARGETS ?? 500);
@@ -29,7 +28,7 @@ function stats(samples) {
 
 /** acquire + release of N distinct leases, as a build does once per action. */
 function pairs(root) {
-  const leases = new Leases(join(root, 'v1', 'leases'), sharedDir(root));
+  const leases = new Leases(join(root, 'v1', 'leases'));
   for (let i = 0; i < 200; i++) leases.tryAcquire(`warm${i}`, 't').lease.release();
   const samples = [];
   for (let i = 0; i < N; i++) {
@@ -50,8 +49,8 @@ function pairsGroup(root) {
 
 /** How long a waiter takes to get a lease after its holder releases it, at the default poll. */
 async function wakeLatency(root) {
-  const holderSide = new Leases(join(root, 'v1', 'leases'), sharedDir(root));
-  const waiterSide = new Leases(join(root, 'v1', 'leases'), sharedDir(root));
+  const holderSide = new Leases(join(root, 'v1', 'leases'));
+  const waiterSide = new Leases(join(root, 'v1', 'leases'));
   const samples = [];
   for (let i = 0; i < 40; i++) {
     const held = holderSide.tryAcquire(`w${i}`, 't').lease;

@@ -1,11 +1,11 @@
-import {closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs';
-import {writeFileAtomic} from '../util/fs.js';
+import {closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs';
+import {listDir, writeFileAtomic} from '../util/fs.js';
 import {processAlive} from '../util/process.js';
 import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {canonicalJson} from '../fingerprint/canonical.js';
 import {hashText} from '../fingerprint/hasher.js';
-import {sharedDir} from '../store/shared-dir.js';
+import {mkdirShared} from '../store/shared-dir.js';
 import {listOf} from '../util/list.js';
 import type {CallKey} from './request.js';
 import type {ChatResponse} from './types.js';
@@ -33,7 +33,6 @@ export interface MemoEntry {
  */
 export class CallMemo {
   readonly #dirs: readonly string[];
-  readonly #storeDir: string;
   #index: Map<string, MemoEntry> | undefined;
   /** Bytes of each segment already read, up to its last whole line. */
   readonly #read = new Map<string, number>();
@@ -44,8 +43,7 @@ export class CallMemo {
 
   constructor(storeDirs: string | readonly string[]) {
     const dirs = listOf(storeDirs);
-    this.#storeDir = dirs[0]!;
-    this.#dirs = dirs.map((d) => join(d, 'v1', 'memo'));
+    this.#dirs = dirs.map(memoDir);
     this.#segment = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.ndjson`;
   }
 
@@ -61,7 +59,7 @@ export class CallMemo {
   put(key: CallKey, entry: MemoEntry): void {
     const index = this.#load();
     if (this.#fd === undefined) {
-      sharedDir(this.#storeDir).mkdirp(this.#dirs[0]!);
+      mkdirShared(this.#dirs[0]!);
       this.#fd = openSync(join(this.#dirs[0]!, this.#segment), 'a', 0o644);
       // Our own appends are in the index already; never read them back as news.
       this.#read.set(join(this.#dirs[0]!, this.#segment), Number.MAX_SAFE_INTEGER);
@@ -101,13 +99,7 @@ export class CallMemo {
   /** Reads the new whole lines of every segment; a store's own answers win over an upstream's. */
   #scan(index: Map<string, MemoEntry>): void {
     for (const dir of [...this.#dirs].reverse()) {
-      let files: string[] = [];
-      try {
-        files = readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort();
-      } catch {
-        continue; // No memo there yet.
-      }
-      for (const f of files) this.#readNew(join(dir, f), index);
+      for (const f of memoSegments(dir)) this.#readNew(join(dir, f), index);
     }
   }
 
@@ -159,6 +151,16 @@ function parseLine(line: string): {k: string; v: MemoEntry} | undefined {
   }
 }
 
+/** Where a store keeps its memo segments. */
+export function memoDir(storeDir: string): string {
+  return join(storeDir, 'v1', 'memo');
+}
+
+/** The segment files of a memo directory, in the order they are read. */
+export function memoSegments(dir: string): string[] {
+  return listDir(dir).filter((f) => f.endsWith('.ndjson')).sort();
+}
+
 export interface CompactReport {
   /** Segments merged (their writers have exited), and answers in the segment that replaced them. */
   readonly merged: number;
@@ -176,13 +178,8 @@ const CLOSED_AFTER_MS = 24 * 3_600_000;
  * none; damaged lines are dropped, as a load would skip them.
  */
 export function compactMemo(storeDir: string, now = Date.now()): CompactReport {
-  const dir = join(storeDir, 'v1', 'memo');
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort();
-  } catch {
-    return {merged: 0, answers: 0};
-  }
+  const dir = memoDir(storeDir);
+  const names = memoSegments(dir);
   const here = hostname();
   const closed = names.filter((name) => {
     const st = statSync(join(dir, name), {throwIfNoEntry: false});

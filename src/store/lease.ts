@@ -1,9 +1,10 @@
 import {readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs';
-import {hostname, userInfo} from 'node:os';
+import {hostname} from 'node:os';
 import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {errnoCode} from '../util/fs.js';
-import {processAlive} from '../util/process.js';
-import type {SharedDir} from './shared-dir.js';
+import {currentUser, processAlive} from '../util/process.js';
+import {mkdirShared} from './shared-dir.js';
 
 /** Who holds a lease, as written in its `owner.json`. */
 export interface Holder {
@@ -52,15 +53,13 @@ export type Attempt = {kind: 'acquired'; lease: Lease} | {kind: 'held'; holder: 
  */
 export class Leases {
   readonly #dir: string;
-  readonly #shared: SharedDir;
   readonly timings: LeaseTimings;
   readonly #host = hostname();
-  readonly #user = userName();
+  readonly #user = currentUser();
   #counter = 0;
 
-  constructor(dir: string, shared: SharedDir, timings: LeaseTimings = DEFAULT_LEASE_TIMINGS) {
+  constructor(dir: string, timings: LeaseTimings = DEFAULT_LEASE_TIMINGS) {
     this.#dir = dir;
-    this.#shared = shared;
     this.timings = timings;
   }
 
@@ -81,8 +80,7 @@ export class Leases {
         token: `${this.#host}-${process.pid}-${++this.#counter}-${Math.random().toString(36).slice(2, 10)}`,
       };
       const fresh = `${path}.new-${holder.token}`;
-      this.#shared.mkdirp(this.#dir);
-      this.#shared.mkdirp(fresh);
+      mkdirShared(fresh);
       writeFileSync(join(fresh, 'owner.json'), JSON.stringify(holder));
       try {
         renameSync(fresh, path);
@@ -116,7 +114,8 @@ export class Leases {
         told = id;
         onWait(got.holder);
       }
-      await pause(this.timings.pollMs, signal);
+      // An abort ends the pause early; the loop then returns 'aborted'.
+      await sleep(this.timings.pollMs, undefined, {signal}).catch(() => {});
       const value = check();
       if (value !== undefined) return {kind: 'done', value};
     }
@@ -211,25 +210,4 @@ function readHolder(path: string): Holder | 'gone' | 'unreadable' {
     if (errnoCode(e) === 'ENOENT' && !statSync(path, {throwIfNoEntry: false})) return 'gone';
     return 'unreadable';
   }
-}
-
-
-function userName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, {once: true});
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

@@ -1,8 +1,9 @@
-import {readdirSync, readFileSync, rmSync, statSync} from 'node:fs';
+import {readFileSync, rmSync, statSync} from 'node:fs';
 import {basename, join} from 'node:path';
 import {hashFile} from '../fingerprint/hasher.js';
 import {actionKey, contentHash, type ActionKey} from '../ids.js';
-import {errnoCode} from '../util/fs.js';
+import {memoDir} from '../llm/memo.js';
+import {errnoCode, listDir} from '../util/fs.js';
 import {describeProducer, entryProblem} from './trust.js';
 import type {ActionEntry, Store} from './store.js';
 
@@ -155,7 +156,7 @@ export function collectGarbage(store: Store, maxBytes: number, live: ReadonlySet
     }
   }
   report.after = total;
-  report.memoBytes = dirBytes(join(store.dir, 'v1', 'memo'));
+  report.memoBytes = dirBytes(memoDir(store.dir));
   removeLeftovers(store, now);
   return report;
 }
@@ -168,7 +169,7 @@ function removeLeftovers(store: Store, now: number): void {
   };
   for (const [dir, pattern] of [['tmp', /\.tmp-/], ['leases', /\.(new|dead)-/]] as const) {
     const abs = join(store.dir, 'v1', dir);
-    for (const name of safeList(abs)) {
+    for (const name of listDir(abs)) {
       const p = join(abs, name);
       if (pattern.test(name) && old(p, Math.max(BLOB_GRACE_MS, store.leases.timings.staleMs))) rmSync(p, {recursive: true, force: true});
     }
@@ -177,16 +178,8 @@ function removeLeftovers(store: Store, now: number): void {
 
 function dirBytes(dir: string): number {
   let n = 0;
-  for (const f of safeList(dir)) n += statSync(join(dir, f), {throwIfNoEntry: false})?.size ?? 0;
+  for (const f of listDir(dir)) n += statSync(join(dir, f), {throwIfNoEntry: false})?.size ?? 0;
   return n;
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 function readText(path: string): string | undefined {

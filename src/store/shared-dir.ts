@@ -11,10 +11,8 @@ import {errnoCode} from '../util/fs.js';
  * read-only for everyone, and whoever can write a directory may rename into it or unlink from it.
  */
 export interface SharedDir {
-  /** Whether directories are made group-writable (2775) because the store's root is setgid. */
+  /** Whether the store's root is setgid: its directories are then made 2775 (`mkdirShared`). */
   readonly group: boolean;
-  /** `mkdir -p`, making every directory it creates 2775 in a group store. */
-  mkdirp(path: string): void;
   /**
    * Gives a file this process made elsewhere and moved in (a rule's output, renamed from the
    * workspace's staging area) the store's group: setgid applies to files created in the
@@ -30,9 +28,9 @@ const GROUP_DIR_MODE = 0o2775;
 export function sharedDir(root: string): SharedDir {
   const st = statSync(root, {throwIfNoEntry: false});
   const group = st !== undefined && st.isDirectory() && (st.mode & SETGID) !== 0;
-  if (!group) return {group, mkdirp: mkdirShared, adopt: () => {}};
+  if (!group) return {group, adopt: () => {}};
   const gid = st.gid;
-  return {group, mkdirp: mkdirShared, adopt: (path) => chownSync(path, -1, gid)};
+  return {group, adopt: (path) => chownSync(path, -1, gid)};
 }
 
 /**

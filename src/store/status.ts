@@ -1,6 +1,7 @@
-import {readdirSync, statSync} from 'node:fs';
+import {statSync} from 'node:fs';
 import {join} from 'node:path';
-import {CallMemo} from '../llm/memo.js';
+import {CallMemo, memoDir, memoSegments} from '../llm/memo.js';
+import {listDir} from '../util/fs.js';
 import type {Holder} from './lease.js';
 import type {Store} from './store.js';
 
@@ -32,22 +33,14 @@ export function storeStatus(store: Store): StoreStatus {
   let dollars = 0;
   for (const e of memo.entries()) dollars += e.dollars;
   const leases: {name: string; holder: Holder}[] = [];
-  for (const name of list(join(store.dir, 'v1', 'leases'))) {
+  for (const name of listDir(join(store.dir, 'v1', 'leases'))) {
     if (/\.(new|dead)-/.test(name)) continue;
     const holder = store.leases.holder(name);
     if (holder) leases.push({name, holder});
   }
   return {
     dir: store.dir, group: store.shared.group, entries, blobs, bytes,
-    memo: {answers: memo.size, dollars, segments: list(join(store.dir, 'v1', 'memo')).filter((f) => f.endsWith('.ndjson')).length},
+    memo: {answers: memo.size, dollars, segments: memoSegments(memoDir(store.dir)).length},
     leases,
   };
-}
-
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

@@ -1,12 +1,13 @@
-import {chmodSync, copyFileSync, constants, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync} from 'node:fs';
-import {hostname, userInfo} from 'node:os';
+import {chmodSync, copyFileSync, constants, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync} from 'node:fs';
+import {hostname} from 'node:os';
+import {currentUser} from '../util/process.js';
 import {dirname, join} from 'node:path';
 import {hashFile} from '../fingerprint/hasher.js';
 import {hexOf, type ActionKey, type ContentHash} from '../ids.js';
-import {errnoCode, tempPathFor, writeFileAtomic} from '../util/fs.js';
+import {errnoCode, listDir, tempPathFor, writeFileAtomic} from '../util/fs.js';
 import type {KeyComponents} from '../fingerprint/key.js';
 import {Leases, type LeaseTimings} from './lease.js';
-import {sharedDir, type SharedDir} from './shared-dir.js';
+import {mkdirShared, sharedDir, type SharedDir} from './shared-dir.js';
 import {describeProducer, entryProblem} from './trust.js';
 
 /** Who produced an entry, so a shared cache can say where a bad entry came from. */
@@ -77,7 +78,7 @@ export class Store {
     this.dir = dir;
     this.#v = join(dir, 'v1');
     this.shared = sharedDir(dir);
-    this.leases = new Leases(join(this.#v, 'leases'), this.shared, opts.leases);
+    this.leases = new Leases(join(this.#v, 'leases'), opts.leases);
     this.upstream = opts.upstream === undefined ? undefined : new Store(opts.upstream, {leases: opts.leases});
   }
 
@@ -155,7 +156,7 @@ export class Store {
     }
     try {
       const used = this.usedPath(key);
-      this.shared.mkdirp(dirname(used));
+      mkdirShared(dirname(used));
       writeFileAtomic(used, '', 0o444);
     } catch {
       // Last use is best effort; a store we cannot write is read-only to us.
@@ -170,7 +171,7 @@ export class Store {
 
   writeAction(entry: ActionEntry): void {
     const path = this.actionPath(entry.key);
-    this.shared.mkdirp(dirname(path));
+    mkdirShared(dirname(path));
     writeFileAtomic(path, JSON.stringify(entry), 0o444);
   }
 
@@ -195,8 +196,8 @@ export class Store {
     const existing = statSync(dest, {throwIfNoEntry: false});
     if (existing && existing.size === size) return {hash, size};
     const tmpDir = join(this.#v, 'tmp');
-    this.shared.mkdirp(dirname(dest));
-    this.shared.mkdirp(tmpDir);
+    mkdirShared(dirname(dest));
+    mkdirShared(tmpDir);
     const tmp = tempPathFor(join(tmpDir, hexOf(hash)));
     try {
       renameSync(src, tmp);
@@ -270,29 +271,9 @@ export class Store {
 }
 
 export function producer(version: string): Producer {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (containers): the uid is still in the file's owner.
-  }
-  return {user, host: hostname(), time: new Date().toISOString(), stage: version};
+  return {user: currentUser(), host: hostname(), time: new Date().toISOString(), stage: version};
 }
 
 function* walk(dir: string): Generator<string> {
-  let shards: string[];
-  try {
-    shards = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const s of shards) {
-    let names: string[];
-    try {
-      names = readdirSync(join(dir, s));
-    } catch {
-      continue;
-    }
-    for (const n of names) yield join(dir, s, n);
-  }
+  for (const s of listDir(dir)) for (const n of listDir(join(dir, s))) yield join(dir, s, n);
 }

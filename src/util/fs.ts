@@ -1,4 +1,4 @@
-import {closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync} from 'node:fs';
+import {closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs';
 import {dirname} from 'node:path';
 
 let tmpCounter = 0;
@@ -33,4 +33,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 /** The error code of a Node system error, if it is one. */
 export function errnoCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as {code: unknown}).code) : undefined;
+}
+
+/** The names in a directory; none when it does not exist (yet) or cannot be read. */
+export function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -1,3 +1,4 @@
+import {userInfo} from 'node:os';
 import {errnoCode} from './fs.js';
 
 /**
@@ -11,5 +12,14 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return errnoCode(e) === 'EPERM';
+  }
+}
+
+/** Who runs this process, for records others read: the user name, or the uid without a passwd entry (containers). */
+export function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
   }
 }

@@ -4,7 +4,7 @@ import {hostname, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {Leases} from '../../src/store/lease.js';
-import {sharedDir} from '../../src/store/shared-dir.js';
+import {mkdirShared, sharedDir} from '../../src/store/shared-dir.js';
 
 let top: string;
 beforeEach(() => {
@@ -19,8 +19,8 @@ const FAST = {heartbeatMs: 50, staleMs: 2_000, pollMs: 10};
 describe('Leases', () => {
   it('gives a free lease to one builder and tells the next who holds it', () => {
     const dir = join(top, 'leases');
-    const a = new Leases(dir, sharedDir(top), FAST);
-    const b = new Leases(dir, sharedDir(top), FAST);
+    const a = new Leases(dir, FAST);
+    const b = new Leases(dir, FAST);
     const first = a.tryAcquire('k', 'gold/A');
     expect(first.kind).toBe('acquired');
     const second = b.tryAcquire('k', 'gold/A');
@@ -35,7 +35,7 @@ describe('Leases', () => {
 
   it('keeps a lease alive with heartbeats and takes over one that stopped beating', async () => {
     const dir = join(top, 'leases');
-    const a = new Leases(dir, sharedDir(top), FAST);
+    const a = new Leases(dir, FAST);
     const got = a.tryAcquire('k', 't');
     if (got.kind !== 'acquired') throw new Error('expected the lease');
     const owner = join(dir, 'k', 'owner.json');
@@ -43,13 +43,13 @@ describe('Leases', () => {
     utimesSync(owner, old, old);
     // Its holder is alive and beating: the next heartbeat makes it fresh again.
     await waitUntil(() => Date.now() - statSync(owner).mtimeMs < 1_000);
-    expect(new Leases(dir, sharedDir(top), FAST).tryAcquire('k', 't').kind).toBe('held');
+    expect(new Leases(dir, FAST).tryAcquire('k', 't').kind).toBe('held');
     got.lease.release();
   });
 
   it('tells a holder that its lease was taken over', async () => {
     const dir = join(top, 'leases');
-    const a = new Leases(dir, sharedDir(top), FAST);
+    const a = new Leases(dir, FAST);
     const got = a.tryAcquire('k', 't');
     if (got.kind !== 'acquired') throw new Error('expected the lease');
     expect(got.lease.lost).toBe(false);
@@ -60,14 +60,14 @@ describe('Leases', () => {
     await waitUntil(() => got.lease.lost);
     got.lease.release();
     // Releasing does not remove the new holder's lease.
-    expect(new Leases(dir, sharedDir(top), FAST).holder('k')?.token).toBe('theirs');
+    expect(new Leases(dir, FAST).holder('k')?.token).toBe('theirs');
   });
 
   it('takes over the lease of a holder on another host that stopped refreshing it', () => {
     const dir = join(top, 'leases');
     mkdirSync(join(dir, 'k'), {recursive: true});
     writeFileSync(join(dir, 'k', 'owner.json'), JSON.stringify({user: 'x', host: 'elsewhere', pid: 1, token: 'old', started: '', what: 't'}));
-    const b = new Leases(dir, sharedDir(top), FAST);
+    const b = new Leases(dir, FAST);
     expect(b.tryAcquire('k', 't').kind).toBe('held');
     const old = new Date(Date.now() - 10_000);
     utimesSync(join(dir, 'k', 'owner.json'), old, old);
@@ -84,7 +84,7 @@ describe('Leases', () => {
       const old = new Date(Date.now() - 3_600_000);
       utimesSync(join(dir, 'k', 'owner.json'), old, old);
     };
-    const b = new Leases(dir, sharedDir(top), FAST);
+    const b = new Leases(dir, FAST);
     // A live process whose heartbeat is late (a long synchronous step) keeps its lease.
     write(process.ppid, 'parent');
     expect(b.tryAcquire('k', 't').kind).toBe('held');
@@ -98,14 +98,13 @@ describe('Leases', () => {
     const dir = join(top, 'leases');
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import {Leases} from ${JSON.stringify(new URL('../../lib/store/lease.js', import.meta.url).href)};
-      import {sharedDir} from ${JSON.stringify(new URL('../../lib/store/shared-dir.js', import.meta.url).href)};
-      const got = new Leases(${JSON.stringify(dir)}, sharedDir(${JSON.stringify(top)})).tryAcquire('k', 'child');
+      const got = new Leases(${JSON.stringify(dir)}).tryAcquire('k', 'child');
       console.log(got.kind);
       setInterval(() => {}, 1000);
     `], {stdio: ['ignore', 'pipe', 'inherit']});
     const said = await new Promise<string>((res) => child.stdout!.setEncoding('utf8').once('data', (d: string) => res(d.trim())));
     expect(said).toBe('acquired');
-    const b = new Leases(dir, sharedDir(top), {...FAST, staleMs: 3_600_000});
+    const b = new Leases(dir, {...FAST, staleMs: 3_600_000});
     expect(b.tryAcquire('k', 't').kind).toBe('held');
     child.kill('SIGKILL');
     await new Promise((res) => child.once('exit', res));
@@ -116,7 +115,7 @@ describe('Leases', () => {
 
   it('lets a waiter end its wait when the result appears, or take the lease when it is released', async () => {
     const dir = join(top, 'leases');
-    const a = new Leases(dir, sharedDir(top), FAST);
+    const a = new Leases(dir, FAST);
     const held = a.tryAcquire('k', 't');
     if (held.kind !== 'acquired') throw new Error('expected the lease');
     let result: string | undefined;
@@ -132,7 +131,7 @@ describe('Leases', () => {
 
   it('stops waiting when the build is interrupted', async () => {
     const dir = join(top, 'leases');
-    const a = new Leases(dir, sharedDir(top), FAST);
+    const a = new Leases(dir, FAST);
     const held = a.tryAcquire('k', 't');
     const ac = new AbortController();
     const waiting = a.acquire('k', 't', ac.signal, () => {}, () => undefined);
@@ -143,7 +142,7 @@ describe('Leases', () => {
 
   it('gives a lease to exactly one of many builders racing for it', async () => {
     const dir = join(top, 'leases');
-    const racers = Array.from({length: 8}, () => new Leases(dir, sharedDir(top), FAST));
+    const racers = Array.from({length: 8}, () => new Leases(dir, FAST));
     for (let round = 0; round < 50; round++) {
       const got = racers.map((l) => l.tryAcquire(`r${round}`, 't'));
       expect(got.filter((g) => g.kind === 'acquired')).toHaveLength(1);
@@ -157,14 +156,13 @@ describe('sharedDir', () => {
     const lab = join(top, 'lab');
     mkdirSync(lab);
     chmodSync(lab, 0o2775);
-    const shared = sharedDir(lab);
-    expect(shared.group).toBe(true);
-    shared.mkdirp(join(lab, 'v1', 'blobs', 'ab'));
+    expect(sharedDir(lab).group).toBe(true);
+    mkdirShared(join(lab, 'v1', 'blobs', 'ab'));
     for (const d of ['v1', 'v1/blobs', 'v1/blobs/ab']) expect(statSync(join(lab, d)).mode & 0o7777).toBe(0o2775);
     const plain = join(top, 'plain');
     mkdirSync(plain, {mode: 0o755});
     expect(sharedDir(plain).group).toBe(false);
-    sharedDir(plain).mkdirp(join(plain, 'a', 'b'));
+    mkdirShared(join(plain, 'a', 'b'));
     expect(statSync(join(plain, 'a', 'b')).mode & 0o2000).toBe(0);
   });
 });

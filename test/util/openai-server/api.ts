@@ -4,7 +4,7 @@
  * on can be read on its own.
  */
 import type {BatchBehaviour, BatchJson, BatchRequestFailure} from './batches.js';
-import type {FaultKind, FaultPredicate, FaultSpec} from './faults.js';
+import type {FaultKind, FaultPredicate, FaultRequest, FaultSpec} from './faults.js';
 import type {RateLimitConfig} from './limits.js';
 import type {LogprobScorer, Responder} from './responders.js';
 
@@ -28,17 +28,11 @@ export interface OpenAIServerOptions extends RateLimitConfig {
 
 export type RequestOutcome = 'ok' | 'error' | 'rate-limited' | 'fault' | 'dropped' | 'pending';
 
-export interface RequestLogEntry {
-  seq: number;
-  method: string;
-  path: string;
-  /** Route key, e.g. 'POST /v1/chat/completions' or 'GET /v1/batches/:id'; 'unmatched' otherwise. */
-  route: string;
-  /** Parsed JSON body, or null (empty, multipart or unparsable). */
-  body: unknown;
-  /** sha256 of the canonical JSON body (or of the raw bytes when not JSON); null when empty. */
-  bodyHash: string | null;
-  authorization: string | null;
+/**
+ * A request as logged: what the fault logic saw of it (route 'unmatched' when no route matched;
+ * body parsed JSON or null; bodyHash the sha256 of the canonical body, null when empty), and more.
+ */
+export interface RequestLogEntry extends FaultRequest {
   /** Server clock (ms) when the request was read. */
   receivedAt: number;
   /** HTTP status sent; undefined while pending or when no response was written. */
